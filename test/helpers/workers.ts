@@ -10,33 +10,39 @@ function resultOf<T>(worker: Worker, name: string): Promise<T> {
   return new Promise((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`${name} exited (code ${code}) without a result`)));
+    worker.once('exit', (code) =>
+      reject(new Error(`${name} exited (code ${code}) without a result`)),
+    );
   });
 }
 
+/** One worker to run: its script and its `workerData`. */
+export interface WorkerJob {
+  script: URL;
+  data: unknown;
+}
+
 /**
- * Starts one worker running `script` per entry of `workerData`, and resolves with their results
- * in the same order once all have posted one. Rejects if any worker fails or if `timeoutMs`
- * passes first.
+ * Starts one worker per job and resolves with their results, in job order, once each has posted
+ * one. Rejects if any worker fails or if `timeoutMs` passes first.
  */
-export async function runWorkers<T>(
-  script: URL,
-  workerData: readonly unknown[],
-  timeoutMs: number,
-): Promise<T[]> {
-  const workers = workerData.map((data) => new Worker(script, { workerData: data }));
+export async function runWorkers<T>(jobs: readonly WorkerJob[], timeoutMs: number): Promise<T[]> {
+  const workers = jobs.map((job) => new Worker(job.script, { workerData: job.data }));
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () =>
-        reject(new Error(`workers did not finish within ${timeoutMs} ms: lost wake-up or deadlock?`)),
+        reject(
+          new Error(`workers did not finish within ${timeoutMs} ms: lost wake-up or deadlock?`),
+        ),
       timeoutMs,
     );
   });
   try {
-    const name = script.pathname.split('/').pop() ?? 'worker';
     return await Promise.race([
-      Promise.all(workers.map((worker, i) => resultOf<T>(worker, `${name} #${i}`))),
+      Promise.all(
+        workers.map((worker, i) => resultOf<T>(worker, `${jobs[i].script.pathname} (job ${i})`)),
+      ),
       deadline,
     ]);
   } finally {
@@ -45,7 +51,7 @@ export async function runWorkers<T>(
   }
 }
 
-/** A URL for a worker script beside the calling test, e.g. `workerUrl(import.meta.url, 'x.ts')`. */
+/** The URL of a worker script in the `workers/` folder beside the calling test file. */
 export function workerUrl(testUrl: string, file: string): URL {
   return new URL(`./workers/${file}`, testUrl);
 }

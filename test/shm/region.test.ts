@@ -1,4 +1,3 @@
-import test from 'ava';
 import {
   alignToLine,
   Butex,
@@ -11,6 +10,7 @@ import {
   WeftError,
   WorkStealingDeque,
 } from '@weft/shm';
+import test from 'ava';
 
 test('SharedLayout hands out cache-line-aligned, non-overlapping regions', (t) => {
   const layout = new SharedLayout();
@@ -28,7 +28,10 @@ test('SharedLayout hands out cache-line-aligned, non-overlapping regions', (t) =
 test('SharedLayout rejects a bad size', (t) => {
   const layout = new SharedLayout();
   t.throws(() => layout.reserve(-1), { instanceOf: RangeError, code: 'E_OUT_OF_RANGE' });
-  t.throws(() => layout.reserve('8' as never), { instanceOf: TypeError, code: 'E_INVALID_ARGUMENT' });
+  t.throws(() => layout.reserve('8' as never), {
+    instanceOf: TypeError,
+    code: 'E_INVALID_ARGUMENT',
+  });
 });
 
 test('alignToLine rounds up to whole cache lines', (t) => {
@@ -41,12 +44,42 @@ test('alignToLine rounds up to whole cache lines', (t) => {
 
 // Every structure goes through the same region checks; each case names its own structure.
 const kinds = [
-  { name: 'WorkStealingDeque', create: (b: SharedArrayBuffer, o: number) => WorkStealingDeque.create(b, o, 8), attach: WorkStealingDeque.attach, bytes: WorkStealingDeque.bytesFor(8) },
-  { name: 'MpscQueue', create: (b: SharedArrayBuffer, o: number) => MpscQueue.create(b, o, 8), attach: MpscQueue.attach, bytes: MpscQueue.bytesFor(8) },
-  { name: 'SlotPool', create: (b: SharedArrayBuffer, o: number) => SlotPool.create(b, o, 8), attach: SlotPool.attach, bytes: SlotPool.bytesFor(8) },
-  { name: 'ParkingLot', create: ParkingLot.create, attach: ParkingLot.attach, bytes: ParkingLot.bytesFor() },
-  { name: 'Butex', create: (b: SharedArrayBuffer, o: number) => Butex.create(b, o), attach: Butex.attach, bytes: Butex.bytesFor() },
-  { name: 'PerThreadCounter', create: (b: SharedArrayBuffer, o: number) => PerThreadCounter.create(b, o, { threads: 2 }), attach: PerThreadCounter.attach, bytes: PerThreadCounter.bytesFor(2) },
+  {
+    name: 'WorkStealingDeque',
+    create: (b: SharedArrayBuffer, o: number) => WorkStealingDeque.create(b, o, 8),
+    attach: WorkStealingDeque.attach,
+    bytes: WorkStealingDeque.bytesFor(8),
+  },
+  {
+    name: 'MpscQueue',
+    create: (b: SharedArrayBuffer, o: number) => MpscQueue.create(b, o, 8),
+    attach: MpscQueue.attach,
+    bytes: MpscQueue.bytesFor(8),
+  },
+  {
+    name: 'SlotPool',
+    create: (b: SharedArrayBuffer, o: number) => SlotPool.create(b, o, 8),
+    attach: SlotPool.attach,
+    bytes: SlotPool.bytesFor(8),
+  },
+  {
+    name: 'ParkingLot',
+    create: ParkingLot.create,
+    attach: ParkingLot.attach,
+    bytes: ParkingLot.bytesFor(),
+  },
+  {
+    name: 'Butex',
+    create: (b: SharedArrayBuffer, o: number) => Butex.create(b, o),
+    attach: Butex.attach,
+    bytes: Butex.bytesFor(),
+  },
+  {
+    name: 'PerThreadCounter',
+    create: (b: SharedArrayBuffer, o: number) => PerThreadCounter.create(b, o, { threads: 2 }),
+    attach: PerThreadCounter.attach,
+    bytes: PerThreadCounter.bytesFor(2),
+  },
 ];
 
 for (const kind of kinds) {
@@ -57,14 +90,22 @@ for (const kind of kinds) {
       code: 'E_INVALID_ARGUMENT',
       message: /SharedArrayBuffer/,
     });
-    t.throws(() => kind.create(buffer, 4), { instanceOf: RangeError, code: 'E_MISALIGNED', message: /multiple of 64/ });
+    t.throws(() => kind.create(buffer, 4), {
+      instanceOf: RangeError,
+      code: 'E_MISALIGNED',
+      message: /multiple of 64/,
+    });
     t.throws(() => kind.create(buffer, -64), { instanceOf: RangeError, code: 'E_OUT_OF_RANGE' });
     t.throws(() => kind.create(buffer, 192), {
       instanceOf: RangeError,
       code: 'E_REGION_TOO_SMALL',
       message: new RegExp(`needs ${kind.bytes} bytes`),
     });
-    t.throws(() => kind.attach(buffer, 64), { instanceOf: WeftError, code: 'E_BAD_REGION', message: /create it there first/ });
+    t.throws(() => kind.attach(buffer, 64), {
+      instanceOf: WeftError,
+      code: 'E_BAD_REGION',
+      message: /create it there first/,
+    });
     kind.create(buffer, 64);
     t.notThrows(() => kind.attach(buffer, 64));
     t.throws(() => kind.attach(buffer, 0), { code: 'E_BAD_REGION' });

@@ -1,5 +1,13 @@
+import {
+  isWellFormedId,
+  MAX_VERSION,
+  makeId,
+  nextVersion,
+  SLOT_SPACE,
+  slotOf,
+  versionOf,
+} from '@weft/shm';
 import test from 'ava';
-import { isWellFormedId, MAX_VERSION, makeId, nextVersion, SLOT_SPACE, slotOf, versionOf } from '@weft/shm';
 
 test('an id packs version and slot into one safe integer', (t) => {
   const id = makeId(5, 123);
@@ -21,7 +29,19 @@ test('versions run 1..2^21-1 and wrap to 1, never 0', (t) => {
 test('isWellFormedId accepts only ids with a version in range', (t) => {
   t.true(isWellFormedId(makeId(1, 0)));
   t.true(isWellFormedId(makeId(MAX_VERSION, 7)));
-  for (const bad of [0, 7, -1, SLOT_SPACE - 1, 2 ** 53, SLOT_SPACE + 0.5, Number.NaN, Infinity, '4294967296', null, 4294967296n]) {
+  for (const bad of [
+    0,
+    7,
+    -1,
+    SLOT_SPACE - 1,
+    2 ** 53,
+    SLOT_SPACE + 0.5,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    '4294967296',
+    null,
+    4294967296n,
+  ]) {
     t.false(isWellFormedId(bad), String(bad));
   }
 });

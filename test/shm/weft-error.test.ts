@@ -1,5 +1,5 @@
-import test from 'ava';
 import { ErrorCode, WeftError, WeftRangeError, WeftTypeError } from '@weft/shm';
+import test from 'ava';
 
 test('every weft error is instanceof WeftError and carries its code', (t) => {
   const plain = new WeftError(ErrorCode.CAPACITY, 'full');
@@ -18,7 +18,7 @@ test('every weft error is instanceof WeftError and carries its code', (t) => {
 test('foreign errors and non-errors are not WeftErrors', (t) => {
   t.false(new RangeError('x') instanceof WeftError);
   t.false(null instanceof WeftError);
-  t.false(({ code: 'E_CAPACITY' }) instanceof WeftError);
+  t.false({ code: 'E_CAPACITY' } instanceof WeftError);
 });
 
 test('a subclass of WeftError keeps the ordinary instanceof check', (t) => {

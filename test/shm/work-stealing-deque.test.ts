@@ -1,6 +1,6 @@
+import { WorkStealingDeque } from '@weft/shm';
 import test from 'ava';
 import fc from 'fast-check';
-import { WorkStealingDeque } from '@weft/shm';
 import { DEQUE_WORDS } from '../../packages/shm/src/work-stealing-deque.ts';
 
 function makeDeque(capacity: number, startIndex = 0): WorkStealingDeque {
@@ -46,14 +46,20 @@ test('full deque: push returns false, never blocks, and keeps every item', (t) =
   t.is(deque.steal(), 1);
   t.true(deque.push(5), 'a steal makes room');
   t.false(deque.push(6));
-  t.deepEqual([deque.pop(), deque.pop(), deque.pop(), deque.pop(), deque.pop()], [5, 4, 3, 2, undefined]);
+  t.deepEqual(
+    [deque.pop(), deque.pop(), deque.pop(), deque.pop(), deque.pop()],
+    [5, 4, 3, 2, undefined],
+  );
 });
 
 test('any int32 is a value, including 0, -1 and the extremes', (t) => {
   const deque = makeDeque(8);
   const values = [0, -1, 2147483647, -2147483648, -0];
   for (const v of values) t.true(deque.push(v));
-  t.deepEqual([deque.steal(), deque.steal(), deque.steal(), deque.steal(), deque.steal()], [0, -1, 2147483647, -2147483648, 0]);
+  t.deepEqual(
+    [deque.steal(), deque.steal(), deque.steal(), deque.steal(), deque.steal()],
+    [0, -1, 2147483647, -2147483648, 0],
+  );
 });
 
 test('wrap-around: many laps around a small ring', (t) => {
@@ -98,7 +104,11 @@ test('push of a non-int32 is a TypeError and leaves the deque unchanged', (t) =>
   const deque = makeDeque(4);
   deque.push(1);
   for (const bad of [1.5, 2 ** 31, -(2 ** 31) - 1, Number.NaN, '1', null, undefined, 1n, {}]) {
-    t.throws(() => deque.push(bad as never), { instanceOf: TypeError, code: 'E_NOT_INT32', message: /must be an int32/ });
+    t.throws(() => deque.push(bad as never), {
+      instanceOf: TypeError,
+      code: 'E_NOT_INT32',
+      message: /must be an int32/,
+    });
   }
   t.is(deque.size(), 1);
   t.is(deque.pop(), 1);
@@ -116,7 +126,10 @@ test('attach on another handle sees the same items', (t) => {
 
 test('matches a simple model under random operation sequences', (t) => {
   const op = fc.oneof(
-    fc.record({ kind: fc.constant('push' as const), value: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) }),
+    fc.record({
+      kind: fc.constant('push' as const),
+      value: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    }),
     fc.record({ kind: fc.constant('pop' as const) }),
     fc.record({ kind: fc.constant('steal' as const) }),
   );

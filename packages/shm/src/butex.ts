@@ -73,6 +73,12 @@ export class Butex {
     return Atomics.add(this.#words, VALUE, delta);
   }
 
+  /** Sets the value and returns the previous one (what a futex mutex's lock path needs). */
+  exchange(value: number): number {
+    requireInt32(value, 'Butex value');
+    return Atomics.exchange(this.#words, VALUE, value);
+  }
+
   /** Sets the value to `replacement` if it is `expected`; returns the value found. */
   compareExchange(expected: number, replacement: number): number {
     requireInt32(expected, 'Butex expected value');
