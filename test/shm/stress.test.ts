@@ -14,7 +14,7 @@ import {
   WorkStealingDeque,
 } from '@weft/shm';
 import test from 'ava';
-import { runWorkers, workerUrl } from '../helpers/workers.ts';
+import { runWorkers, type WorkerJob, workerUrl } from '../helpers/workers.ts';
 
 const script = (file: string) => workerUrl(import.meta.url, file);
 
@@ -30,7 +30,7 @@ test('deque: 1 owner and 3 thieves take 1,000,000 items, each exactly once', asy
   WorkStealingDeque.create(buffer, dequeAt, 256);
   const data = { buffer, dequeAt, seenAt, controlAt, items, thieves };
 
-  const jobs = [{ script: script('deque-owner.ts'), data }];
+  const jobs: WorkerJob[] = [{ script: script('deque-owner.ts'), data }];
   for (let i = 0; i < thieves; i++) jobs.push({ script: script('deque-thief.ts'), data });
   const results = await runWorkers<{ taken: number }>(jobs, 100_000);
 
@@ -64,7 +64,7 @@ test('mpsc: 3 producers, 1 consumer; nothing lost, per-producer order kept', asy
   ParkingLot.create(buffer, spaceLotAt);
   const data = { buffer, queueAt, dataLotAt, spaceLotAt, finishedAt, producers, items };
 
-  const jobs = [{ script: script('mpsc-consumer.ts'), data }];
+  const jobs: WorkerJob[] = [{ script: script('mpsc-consumer.ts'), data }];
   for (let producer = 0; producer < producers; producer++) {
     jobs.push({ script: script('mpsc-producer.ts'), data: { ...data, producer } });
   }
@@ -187,7 +187,7 @@ test('per-thread counter: 64-bit cells are never read torn while 3 threads add',
   const buffer = layout.allocate();
   const counter = PerThreadCounter.create(buffer, counterAt, { threads: writers });
   const data = { buffer, counterAt, doneAt, writers, delta, rounds };
-  const jobs = [{ script: script('counter-reader.ts'), data }];
+  const jobs: WorkerJob[] = [{ script: script('counter-reader.ts'), data }];
   for (let thread = 0; thread < writers; thread++) {
     jobs.push({ script: script('counter-writer.ts'), data: { ...data, thread } });
   }

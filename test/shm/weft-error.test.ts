@@ -17,7 +17,7 @@ test('every weft error is instanceof WeftError and carries its code', (t) => {
 
 test('foreign errors and non-errors are not WeftErrors', (t) => {
   t.false(new RangeError('x') instanceof WeftError);
-  t.false(null instanceof WeftError);
+  t.false((null as unknown) instanceof WeftError);
   t.false({ code: 'E_CAPACITY' } instanceof WeftError);
 });
 
