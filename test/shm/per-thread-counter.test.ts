@@ -67,6 +67,12 @@ test('bad arguments are rejected and change no cell', (t) => {
     });
   }
   t.throws(() => PerThreadCounter.bytesFor(1, 0), { code: 'E_OUT_OF_RANGE' });
+  const buffer = new SharedArrayBuffer(PerThreadCounter.bytesFor(1));
+  t.throws(() => PerThreadCounter.create(buffer, 0, undefined as never), {
+    instanceOf: TypeError,
+    code: 'E_INVALID_ARGUMENT',
+    message: /threads must be a number/,
+  });
 });
 
 test('matches a model of sums under random adds', (t) => {

@@ -191,3 +191,10 @@ test('matches a model of live ids under random operation sequences', (t) => {
   );
   t.pass();
 });
+
+test('create without options uses the default chunk', (t) => {
+  const pool = SlotPool.create(new SharedArrayBuffer(SlotPool.bytesFor(4096)), 0, 4096);
+  t.is(pool.chunk, 32);
+  t.is(makePool(100).chunk, 1);
+  t.is(makePool(640).chunk, 10);
+});

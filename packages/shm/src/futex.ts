@@ -21,7 +21,8 @@
  *   turning. A pending `Atomics.waitAsync` does not by itself keep a Node process alive, so unless
  *   `ref: false` is passed, a referenced timer handle is held while any such wait is pending.
  */
-import { toTimeout } from './checks.ts';
+import { describe, requireInteger, toTimeout } from './checks.ts';
+import { ErrorCode, WeftTypeError } from './weft-error.ts';
 
 /** How a wait ended: woken, the word had already changed, or the timeout passed. */
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
@@ -54,6 +55,14 @@ export class Futex {
   readonly #waitersIndex: number;
 
   constructor(words: Int32Array, index: number, waitersIndex: number) {
+    if (!(words instanceof Int32Array) || !(words.buffer instanceof SharedArrayBuffer)) {
+      throw new WeftTypeError(
+        ErrorCode.INVALID_ARGUMENT,
+        `Futex needs an Int32Array over a SharedArrayBuffer, got ${describe(words)}`,
+      );
+    }
+    requireInteger(index, 0, words.length - 1, 'Futex index');
+    requireInteger(waitersIndex, 0, words.length - 1, 'Futex waitersIndex');
     this.#words = words;
     this.#index = index;
     this.#waitersIndex = waitersIndex;

@@ -55,12 +55,13 @@ export class PerThreadCounter {
     byteOffset: number,
     options: PerThreadCounterOptions,
   ): PerThreadCounter {
-    const counters = options.counters ?? 1;
-    const bytes = PerThreadCounter.bytesFor(options.threads, counters);
+    const threads = options?.threads;
+    const counters = options?.counters ?? 1;
+    const bytes = PerThreadCounter.bytesFor(threads as number, counters);
     const words = openRegion(buffer, byteOffset, bytes, 'PerThreadCounter');
     words.fill(0);
-    writeHeader(words, TAG, [options.threads, counters]);
-    return new PerThreadCounter(buffer, byteOffset, options.threads, counters);
+    writeHeader(words, TAG, [threads as number, counters]);
+    return new PerThreadCounter(buffer, byteOffset, threads as number, counters);
   }
 
   /** Attaches, on any thread, to the counters created at `byteOffset` of `buffer`. */

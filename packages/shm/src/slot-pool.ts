@@ -88,9 +88,9 @@ export class SlotPool {
     buffer: SharedArrayBuffer,
     byteOffset: number,
     capacity: number,
-    options: SlotPoolOptions = {},
+    options?: SlotPoolOptions,
   ): SlotPool {
-    const chunk = options.chunk ?? Math.min(DEFAULT_CHUNK, Math.max(1, Math.floor(capacity / 64)));
+    const chunk = options?.chunk ?? Math.min(DEFAULT_CHUNK, Math.max(1, Math.floor(capacity / 64)));
     requireInteger(chunk, 1, MAX_CHUNK, 'SlotPool chunk');
     const words = openRegion(buffer, byteOffset, SlotPool.bytesFor(capacity), 'SlotPool');
     words.fill(0);
