@@ -9,7 +9,10 @@
  * a lost, duplicated or reordered item fails the benchmark. The machine's CPU probe is printed
  * above the table, because the cross-thread rows depend on having two real cores.
  *
- * One function per group of rows; worker-side code is in bench/workers/.
+ * One function per group of rows; worker-side code is in bench/workers/. The timed loops for weft
+ * and for each peer are written out one by one on purpose: a shared loop taking push/pop as
+ * arguments would share one function's type feedback between them, make its calls megamorphic
+ * and time the JIT's dispatch instead of the structures.
  */
 import {
   MpscQueue,
