@@ -7,6 +7,7 @@
  * ...)` (on one thread) and `attach(buffer, byteOffset)` (on any other).
  */
 export { Butex } from './butex.ts';
+export { describe, requireInt32, requireInteger, toTimeout } from './checks.ts';
 export { Futex, type WaitAsyncOptions, type WaitResult } from './futex.ts';
 export { MpscQueue } from './mpsc-queue.ts';
 export { ParkingLot, type ParkResult } from './parking-lot.ts';

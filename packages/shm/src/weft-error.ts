@@ -25,8 +25,32 @@ export const ErrorCode = {
   MISALIGNED: 'E_MISALIGNED',
   /** `attach` found no structure of the expected kind at the given offset. */
   BAD_REGION: 'E_BAD_REGION',
-  /** A fixed-size table is full. */
+  /** A fixed-size table is full; the message gives the capacity and the option that sets it. */
   CAPACITY: 'E_CAPACITY',
+  /** A task name that no worker registered. */
+  UNKNOWN_TASK: 'E_UNKNOWN_TASK',
+  /** The workers' task registries differ (they imported different task modules). */
+  REGISTRY_MISMATCH: 'E_REGISTRY_MISMATCH',
+  /** A task argument or result that structured clone cannot copy. */
+  NOT_CLONEABLE: 'E_NOT_CLONEABLE',
+  /** A TaskId (or other versioned id) that is stale, already joined, or not from this runtime. */
+  STALE_ID: 'E_STALE_ID',
+  /** A wait that could never end, such as a fiber joining itself. */
+  DEADLOCK: 'E_DEADLOCK',
+  /** The task was cancelled. */
+  CANCELLED: 'E_CANCELLED',
+  /** A wait with a timeout ran out of time. */
+  TIMEOUT: 'E_TIMEOUT',
+  /** The runtime is closed, or closing. */
+  CLOSED: 'E_CLOSED',
+  /** The worker thread running the task died; the message names the cause. */
+  WORKER_DIED: 'E_WORKER_DIED',
+  /** A task function killed several workers in a row and is no longer run. */
+  POISON: 'E_POISON',
+  /** A worker failed to start (for example, a task module did not load). */
+  WORKER_BOOT: 'E_WORKER_BOOT',
+  /** A fiber-only operation was called outside a fiber. */
+  NOT_IN_FIBER: 'E_NOT_IN_FIBER',
 } as const;
 
 export type WeftErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,53 @@
+/**
+ * The entry point of a group's worker thread.
+ *
+ * Boot, in two messages: the worker imports the task modules and reports the task names it
+ * registered; the scheduler checks that every worker reported the same names, then sends the
+ * shared buffer and the catalog, and the worker runs its TaskGroup. From then on everything goes
+ * through shared memory: the group parks on its lot, and leaves its loop when the lot is stopped.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ControlBlock, type ControlSizes } from './control-block.ts';
+import { setSchedulerData } from './scheduler-data.ts';
+import { TaskGroup } from './task-group.ts';
+import { registeredNames, TaskCatalog } from './task-registry.ts';
+
+/** What the scheduler passes in `workerData`. */
+export interface GroupWorkerData {
+  index: number;
+  taskModules: string[];
+  data: unknown;
+}
+
+/** The scheduler's second message: the shared state to run on. */
+export interface GroupStart {
+  buffer: SharedArrayBuffer;
+  sizes: ControlSizes;
+  names: string[];
+}
+
+/** What a worker reports after importing its task modules. */
+export type BootReport =
+  | { type: 'registered'; names: string[] }
+  | { type: 'boot-error'; message: string; stack: string | undefined };
+
+const port = parentPort!;
+const { index, taskModules, data } = workerData as GroupWorkerData;
+setSchedulerData(data);
+
+try {
+  for (const url of taskModules) await import(url);
+  port.postMessage({ type: 'registered', names: registeredNames() } satisfies BootReport);
+  port.once('message', ({ buffer, sizes, names }: GroupStart) => {
+    const block = new ControlBlock(buffer, sizes, names);
+    const group = new TaskGroup(block, new TaskCatalog(names), index, {
+      blocking: true,
+      onStop: () => port.close(),
+    });
+    group.run();
+  });
+} catch (error) {
+  const { message, stack } = error instanceof Error ? error : new Error(String(error));
+  port.postMessage({ type: 'boot-error', message, stack } satisfies BootReport);
+  port.close();
+}

@@ -1,0 +1,689 @@
+/**
+ * TaskGroup: one thread's scheduler (brpc's TaskGroup).
+ *
+ * A group runs fibers, one step at a time, looking for work in brpc's order:
+ *
+ *   1. its local ready queue — its own fibers that can continue (a denque);
+ *   2. its deque, newest first — tasks spawned here, not yet started;
+ *   3. its inbox — notices from other threads: a task its fibers wait for has finished, or a
+ *      fiber of its must be cancelled;
+ *   4. its remote queue — tasks spawned from outside any group;
+ *   5. the other groups' deques, oldest first — stealing, from a random victim and then stepping
+ *      by a prime larger than the group count, so that every victim is tried once;
+ *   6. a bounded spin over 3–5, since a hand-off between spinning threads costs ~0.2 µs and a
+ *      futex wake-up ~30 µs;
+ *   7. parking on its ParkingLot, having counted itself in the PARKED word and read the lot's
+ *      state *before* its last look at 3–5, so a signal sent meanwhile is never lost.
+ *
+ * Nothing blocks the thread but step 7. A full deque overflows to the remote queue, then runs the
+ * task at once. A group whose fibers wait on promises (async bodies, `until`) parks with
+ * `Atomics.waitAsync` and returns to its event loop every few steps, so the promises can settle;
+ * otherwise a worker parks in `Atomics.wait`. A group on the main thread (`workers: 0`) never
+ * blocks.
+ *
+ * Generator fibers are stepped by a trampoline: `gen.next(input)` returns the next effect, which
+ * the group performs at once (the loop continues) or by parking the fiber. Async fibers perform
+ * the same effects through their `then`. Plain bodies just run.
+ */
+import {
+  ErrorCode,
+  type MpscQueue,
+  type ParkingLot,
+  toTimeout,
+  WeftError,
+  WeftTypeError,
+  type WorkStealingDeque,
+} from '@weft/shm';
+import Denque from 'denque';
+import {
+  Control,
+  type ControlBlock,
+  Counter,
+  GroupStatus,
+  Notice,
+  notice,
+} from './control-block.ts';
+import { CONTINUE, Effect, type EffectHost, PARK, type Step } from './effects.ts';
+import { asyncFiber, enterFiber, Fiber, Resume } from './fiber.ts';
+import { LocalTimers } from './local-timers.ts';
+import { cancelledError, staleTaskError } from './task-errors.ts';
+import type { TaskCatalog, TaskRef } from './task-registry.ts';
+import { TaskState, type TaskTable } from './task-table.ts';
+
+/** Polls of the queues before parking (~20 µs here). */
+const SPIN_ROUNDS = 2000;
+/** Steps between turns of the event loop while promises are pending. */
+const STEPS_PER_TURN = 64;
+/** Notices drained from the inbox at once. */
+const INBOX_BATCH = 64;
+/** Tasks moved at once from the remote queue to the deque, where others can steal them. */
+const REMOTE_BATCH = 16;
+/** A task function whose tasks killed this many workers in a row is no longer run. */
+export const POISON_LIMIT = 3;
+// Steal strides: primes larger than any group count weft allows, so each is coprime with it.
+const STRIDES = [1031, 1033, 1039, 1049, 1051, 1061, 1063, 1069];
+
+/** How a group's thread lets it wait. */
+export interface GroupOptions {
+  /** May park in Atomics.wait (a worker); false on the main thread, which must never block. */
+  blocking: boolean;
+  /** Called when the group stops (its lot was stopped). */
+  onStop?: () => void;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/** A fiber parked in `join`: in the group's joiner list for a task, maybe with a timeout. */
+class JoinWait {
+  readonly slot: number;
+  timer: { cancel(): void } | undefined = undefined;
+  readonly #group: TaskGroup;
+  readonly #fiber: Fiber;
+
+  constructor(group: TaskGroup, fiber: Fiber, slot: number) {
+    this.#group = group;
+    this.#fiber = fiber;
+    this.slot = slot;
+  }
+
+  undo(): void {
+    this.timer?.cancel();
+    this.#group.forgetJoiner(this.#fiber, this.slot);
+  }
+}
+
+export class TaskGroup implements EffectHost {
+  /** This group's index, which is also its endpoint number. */
+  readonly index: number;
+  readonly #block: ControlBlock;
+  readonly #table: TaskTable;
+  readonly #catalog: TaskCatalog;
+  readonly #deque: WorkStealingDeque;
+  readonly #remote: MpscQueue;
+  readonly #inbox: MpscQueue;
+  readonly #lot: ParkingLot;
+  readonly #status: Int32Array;
+  readonly #options: GroupOptions;
+  readonly #ready = new Denque<Fiber>();
+  // Fibers started here and not finished, by task slot.
+  readonly #fibers: (Fiber | undefined)[] = [];
+  // This group's fibers waiting for a task, by the task's slot.
+  readonly #joiners = new Map<number, Fiber | Fiber[]>();
+  readonly #timers = new LocalTimers();
+  readonly #notices = new Int32Array(INBOX_BATCH);
+  // Counts not yet published to the shared counters (see Counter).
+  readonly #counts = new Float64Array(Object.keys(Counter).length);
+  readonly #stride: number;
+  #seed: number;
+  #asyncPending = 0;
+  #live = 0;
+  #stopped = false;
+
+  constructor(block: ControlBlock, catalog: TaskCatalog, index: number, options: GroupOptions) {
+    this.index = index;
+    this.#block = block;
+    this.#table = block.table;
+    this.#catalog = catalog;
+    this.#deque = block.deques[index];
+    this.#remote = block.remotes[index];
+    this.#inbox = block.inboxes[index];
+    this.#lot = block.lots[index];
+    this.#status = block.status[index];
+    this.#options = options;
+    this.#stride = STRIDES[index % STRIDES.length];
+    this.#seed = (index + 1) * 2654435761;
+  }
+
+  // ---- The loop ------------------------------------------------------------------------------
+
+  /** Runs the group until it parks asynchronously, yields to the event loop, or stops. */
+  readonly run = (): void => {
+    Atomics.store(this.#status, GroupStatus.ALIVE, 1);
+    const control = this.#block.control;
+    for (;;) {
+      if (this.#stopped) return;
+      if (!this.#drain()) {
+        setImmediate(this.run);
+        return;
+      }
+      if (this.#timers.fireDue() > 0) continue;
+      if (this.#options.blocking && this.#spin()) continue;
+      // Park: count ourselves as parked, read the lot, then look once more.
+      Atomics.add(control, Control.PARKED, 1);
+      const seen = this.#lot.state();
+      if (this.#hasWork()) {
+        Atomics.sub(control, Control.PARKED, 1);
+        continue;
+      }
+      this.#counts[Counter.PARKS]++;
+      this.#publish();
+      const timeout = this.#timers.nextDelay();
+      if (!this.#options.blocking || this.#asyncPending > 0) {
+        const keepAlive = this.#options.blocking || this.#live > 0 || this.#timers.size > 0;
+        this.#lot.waitAsync(seen, timeout, { ref: keepAlive }).then((result) => {
+          Atomics.sub(control, Control.PARKED, 1);
+          if (result === 'stopped') this.#stop();
+          else this.run();
+        });
+        return;
+      }
+      const result = this.#lot.wait(seen, timeout);
+      Atomics.sub(control, Control.PARKED, 1);
+      if (result === 'stopped') {
+        this.#stop();
+        return;
+      }
+    }
+  };
+
+  // Runs work until none is left (true) or the event loop needs a turn (false).
+  #drain(): boolean {
+    let steps = 0;
+    for (;;) {
+      if (++steps >= STEPS_PER_TURN) {
+        steps = 0;
+        this.#timers.fireDue();
+        if (!this.#options.blocking || this.#asyncPending > 0) return false;
+      }
+      const fiber = this.#ready.shift();
+      if (fiber !== undefined) {
+        this.#step(fiber);
+        continue;
+      }
+      let slot = this.#deque.pop();
+      if (slot !== undefined) {
+        this.#start(slot, false);
+        continue;
+      }
+      if (this.#drainInbox()) continue;
+      slot = this.#remote.pop();
+      if (slot !== undefined) {
+        this.#adoptRemote();
+        this.#start(slot, false);
+        continue;
+      }
+      slot = this.#steal();
+      if (slot !== undefined) {
+        this.#start(slot, true);
+        continue;
+      }
+      return true;
+    }
+  }
+
+  // Moves a batch of remote tasks into the deque, where idle groups can steal them.
+  #adoptRemote(): void {
+    let moved = 0;
+    while (moved < REMOTE_BATCH && this.#deque.size() < this.#deque.capacity - 1) {
+      const slot = this.#remote.pop();
+      if (slot === undefined) break;
+      this.#deque.push(slot);
+      moved++;
+    }
+    if (moved > 0) this.#wakeIdle();
+  }
+
+  #drainInbox(): boolean {
+    const count = this.#inbox.popBatch(this.#notices);
+    for (let i = 0; i < count; i++) {
+      const message = this.#notices[i];
+      const slot = message >>> 3;
+      switch (message & 7) {
+        case Notice.JOINED:
+          this.#wakeJoiners(slot);
+          break;
+        case Notice.CANCEL:
+          this.cancelFiber(slot);
+          break;
+      }
+    }
+    return count > 0;
+  }
+
+  #steal(): number | undefined {
+    const deques = this.#block.deques;
+    const groups = deques.length;
+    if (groups === 1) return undefined;
+    this.#counts[Counter.STEAL_ATTEMPTS]++;
+    this.#seed ^= this.#seed << 13;
+    this.#seed ^= this.#seed >>> 17;
+    this.#seed ^= this.#seed << 5;
+    let victim = (this.#seed >>> 0) % groups;
+    for (let i = 0; i < groups; i++, victim = (victim + this.#stride) % groups) {
+      if (victim === this.index) continue;
+      const slot = deques[victim].steal();
+      if (slot !== undefined) return slot;
+    }
+    return undefined;
+  }
+
+  // Anything for this group to do: checked after reading the lot's state, before parking.
+  #hasWork(): boolean {
+    if (this.#ready.length > 0 || this.#inbox.size() > 0 || this.#remote.size() > 0) return true;
+    const deques = this.#block.deques;
+    for (let g = 0; g < deques.length; g++)
+      if (g !== this.index && deques[g].size() > 0) return true;
+    const next = this.#timers.nextDelay();
+    return next !== undefined && next === 0;
+  }
+
+  #spin(): boolean {
+    for (let round = 0; round < SPIN_ROUNDS; round++) {
+      if (this.#hasWork()) return true;
+      Atomics.pause();
+    }
+    return false;
+  }
+
+  // Wakes up to two parked groups: new stealable work appeared here.
+  #wakeIdle(): void {
+    if (Atomics.load(this.#block.control, Control.PARKED) === 0) return;
+    const lots = this.#block.lots;
+    const groups = this.#block.groups;
+    let woken = 0;
+    for (let i = 1; i < groups && woken < 2; i++)
+      woken += lots[(this.index + i) % groups].signal(1);
+    this.#counts[Counter.SIGNALS] += woken;
+  }
+
+  // Publishes counts and status for stats(), and gives cached free slots back.
+  #publish(): void {
+    const counts = this.#counts;
+    for (let c = 0; c < counts.length; c++) {
+      if (counts[c] !== 0) {
+        this.#block.counters.add(this.index, counts[c], c);
+        counts[c] = 0;
+      }
+    }
+    this.#status[GroupStatus.CURRENT] = -1;
+    this.#status[GroupStatus.READY] = this.#ready.length;
+    this.#status[GroupStatus.LIVE_FIBERS] = this.#live;
+    this.#table.pool.flushCache();
+    this.#block.store.flushCaches();
+  }
+
+  #stop(): void {
+    this.#stopped = true;
+    this.#publish();
+    Atomics.store(this.#status, GroupStatus.ALIVE, 0);
+    this.#options.onStop?.();
+  }
+
+  // ---- Starting, stepping, finishing -----------------------------------------------------------
+
+  #start(slot: number, stolen: boolean): void {
+    const table = this.#table;
+    table.home[slot] = this.index;
+    Atomics.store(table.state, slot, TaskState.RUNNING);
+    this.#counts[Counter.TASKS_RUN]++;
+    if (stolen) this.#counts[Counter.STOLEN]++;
+    const fnId = table.fn[slot];
+    const ref = this.#catalog.refOf(fnId);
+    const fiber = new Fiber(this, slot, table.pool.idAt(slot), ref.kind);
+    this.#fibers[slot] = fiber;
+    this.#live++;
+    this.#status[GroupStatus.CURRENT] = slot;
+    // A cancel that raced the start: whoever saw the other's write handles it (see cancel()).
+    if (Atomics.load(table.cancel, slot) !== 0) {
+      fiber.cancelled = true;
+      this.#finish(fiber, undefined, false);
+      return;
+    }
+    if (this.#block.poison[fnId] >= POISON_LIMIT) {
+      this.#finish(
+        fiber,
+        new WeftError(
+          ErrorCode.POISON,
+          `task "${ref.name}" is not run: its tasks killed ${POISON_LIMIT} workers in a row`,
+        ),
+        true,
+      );
+      return;
+    }
+    let args: unknown[];
+    try {
+      args = table.takeArgs(slot);
+    } catch (error) {
+      this.#finish(fiber, error, true);
+      return;
+    }
+    if (ref.kind === 'generator') {
+      fiber.gen = ref.fn(...args) as Generator<unknown, unknown, unknown>;
+      this.#step(fiber);
+      return;
+    }
+    if (ref.kind === 'async') {
+      this.#asyncPending++;
+      this.#settleLater(fiber, asyncFiber.run(fiber, ref.fn, ...args) as Promise<unknown>);
+      return;
+    }
+    const previous = enterFiber(fiber);
+    let value: unknown;
+    try {
+      value = ref.fn(...args);
+    } catch (error) {
+      this.#finish(fiber, error, true);
+      return;
+    } finally {
+      enterFiber(previous);
+    }
+    if (isThenable(value)) {
+      this.#asyncPending++;
+      this.#settleLater(fiber, value);
+      return;
+    }
+    this.#finish(fiber, value, false);
+  }
+
+  #settleLater(fiber: Fiber, promise: PromiseLike<unknown>): void {
+    promise.then(
+      (value) => {
+        this.#asyncPending--;
+        this.#finish(fiber, value, false);
+      },
+      (error) => {
+        this.#asyncPending--;
+        this.#finish(fiber, error, true);
+      },
+    );
+  }
+
+  // The trampoline: runs a generator fiber until it parks or finishes.
+  #step(fiber: Fiber): void {
+    const previous = enterFiber(fiber);
+    this.#status[GroupStatus.CURRENT] = fiber.slot;
+    const gen = fiber.gen as Generator<unknown, unknown, unknown>;
+    let input = fiber.input;
+    let mode = fiber.mode;
+    fiber.input = undefined;
+    fiber.mode = Resume.NEXT;
+    try {
+      for (;;) {
+        if (fiber.cancelRequested && !fiber.cancelled) {
+          fiber.cancelled = true;
+          mode = Resume.RETURN;
+        }
+        let result: IteratorResult<unknown, unknown>;
+        try {
+          result =
+            mode === Resume.NEXT
+              ? gen.next(input)
+              : mode === Resume.THROW
+                ? gen.throw(input)
+                : gen.return(undefined);
+        } catch (error) {
+          this.#finish(fiber, error, true);
+          return;
+        }
+        if (result.done) {
+          this.#finish(fiber, result.value, false);
+          return;
+        }
+        const effect = result.value;
+        let step: Step;
+        if (effect instanceof Effect) {
+          try {
+            step = effect.perform(this, fiber);
+          } catch (error) {
+            step = this.#fail(fiber, error);
+          }
+        } else {
+          step = this.#fail(
+            fiber,
+            new WeftTypeError(
+              ErrorCode.INVALID_ARGUMENT,
+              'a generator task yielded something that is not a weft effect; ' +
+                'use yield* with spawn, join, sleep, yieldNow, cancel, detach or until',
+            ),
+          );
+        }
+        if (step === PARK) return;
+        input = fiber.input;
+        mode = fiber.mode;
+        fiber.input = undefined;
+        fiber.mode = Resume.NEXT;
+      }
+    } finally {
+      enterFiber(previous);
+    }
+  }
+
+  #finish(fiber: Fiber, value: unknown, failed: boolean): void {
+    const table = this.#table;
+    const slot = fiber.slot;
+    const fnId = table.fn[slot];
+    if (fiber.cancelled) {
+      table.writeError(slot, cancelledError(table.nameOf(fnId), fiber.id));
+    } else if (failed) {
+      table.writeError(slot, value);
+    } else {
+      table.writeResult(slot, value);
+      // A clean finish ends a run of worker deaths blamed on this function.
+      if (this.#block.poison[fnId] !== 0) Atomics.store(this.#block.poison, fnId, 0);
+    }
+    this.#fibers[slot] = undefined;
+    this.#live--;
+    this.#counts[Counter.FINISHED]++;
+    if (this.#status[GroupStatus.CURRENT] === slot) this.#status[GroupStatus.CURRENT] = -1;
+    table.finish(slot, this.#notifyJoined);
+    table.release(slot); // the execution's reference
+  }
+
+  readonly #notifyJoined = (endpoint: number, slot: number): void => {
+    if (endpoint === this.index) this.#wakeJoiners(slot);
+    else this.#block.post(endpoint, notice(slot, Notice.JOINED));
+  };
+
+  // Resumes a parked fiber whose `input` and `mode` are set.
+  #resume(fiber: Fiber): void {
+    fiber.wait = undefined;
+    if (fiber.kind === 'generator') {
+      this.#ready.push(fiber);
+      return;
+    }
+    const { settle, fail } = fiber;
+    fiber.settle = undefined;
+    fiber.fail = undefined;
+    if (fiber.mode === Resume.THROW) fail?.(fiber.input);
+    else settle?.(fiber.input);
+    fiber.input = undefined;
+    fiber.mode = Resume.NEXT;
+  }
+
+  // Continue now, throwing `error` into the fiber.
+  #fail(fiber: Fiber, error: unknown): Step {
+    fiber.input = error;
+    fiber.mode = Resume.THROW;
+    return CONTINUE;
+  }
+
+  #continue(fiber: Fiber, value: unknown): Step {
+    fiber.input = value;
+    fiber.mode = Resume.NEXT;
+    return CONTINUE;
+  }
+
+  // ---- Effects ---------------------------------------------------------------------------------
+
+  spawn(fiber: Fiber, ref: TaskRef, args: unknown[], urgent: boolean): Step {
+    let id: number;
+    try {
+      id = this.#table.create(this.#catalog.idOf(ref), args);
+    } catch (error) {
+      return this.#fail(fiber, error);
+    }
+    const slot = id % 2 ** 32;
+    this.#counts[Counter.SPAWNED]++;
+    this.#continue(fiber, id);
+    if (!urgent && (this.#deque.push(slot) || this.#remote.tryPush(slot))) {
+      this.#wakeIdle();
+      return CONTINUE;
+    }
+    // Run it now (urgent, or every queue full: never block). A generator caller waits first in
+    // line and resumes when the new task parks or finishes.
+    if (fiber.kind !== 'generator') {
+      this.#start(slot, false);
+      return CONTINUE;
+    }
+    this.#ready.unshift(fiber);
+    this.#start(slot, false);
+    return PARK;
+  }
+
+  join(fiber: Fiber, id: number, timeoutMs: number | undefined): Step {
+    if (id === fiber.id) {
+      return this.#fail(
+        fiber,
+        new WeftError(ErrorCode.DEADLOCK, `task ${id} cannot join itself: it would wait forever`),
+      );
+    }
+    const timeout = timeoutMs === undefined ? undefined : toTimeout(timeoutMs, 'join timeout');
+    const table = this.#table;
+    const slot = table.acquire(id);
+    if (slot < 0) return this.#fail(fiber, staleTaskError(id, 'join'));
+    if (!table.addWaiter(slot, this.index)) return this.#collect(fiber, slot);
+    const waiting = this.#joiners.get(slot);
+    if (waiting === undefined) this.#joiners.set(slot, fiber);
+    else if (Array.isArray(waiting)) waiting.push(fiber);
+    else this.#joiners.set(slot, [waiting, fiber]);
+    const wait = new JoinWait(this, fiber, slot);
+    if (timeout !== undefined) {
+      wait.timer = this.#timers.add(timeout, () => {
+        wait.undo();
+        this.#fail(
+          fiber,
+          new WeftError(ErrorCode.TIMEOUT, `join of task ${id} timed out after ${timeout} ms`),
+        );
+        this.#resume(fiber);
+      });
+    }
+    fiber.wait = wait;
+    return PARK;
+  }
+
+  // Reads a finished task's result into the fiber and drops the fiber's reference.
+  #collect(fiber: Fiber, slot: number): Step {
+    const table = this.#table;
+    try {
+      this.#continue(fiber, table.readResult(slot));
+    } catch (error) {
+      this.#fail(fiber, error);
+    }
+    if (table.consumeHandle(slot)) table.release(slot);
+    table.release(slot);
+    return CONTINUE;
+  }
+
+  /** Takes a parked joiner out of the list for `slot` and drops its reference (timeout, cancel). */
+  forgetJoiner(fiber: Fiber, slot: number): void {
+    const waiting = this.#joiners.get(slot);
+    if (waiting === fiber) this.#joiners.delete(slot);
+    else if (Array.isArray(waiting)) {
+      const i = waiting.indexOf(fiber);
+      if (i >= 0) waiting.splice(i, 1);
+      if (waiting.length === 0) this.#joiners.delete(slot);
+    }
+    this.#table.release(slot);
+  }
+
+  #wakeJoiners(slot: number): void {
+    const waiting = this.#joiners.get(slot);
+    // A late notice (its waiter timed out or was cancelled) finds nobody: nothing to do.
+    if (waiting === undefined || Atomics.load(this.#table.state, slot) !== TaskState.DONE) return;
+    this.#joiners.delete(slot);
+    for (const fiber of Array.isArray(waiting) ? waiting : [waiting]) {
+      (fiber.wait as JoinWait).timer?.cancel();
+      this.#collect(fiber, slot);
+      this.#resume(fiber);
+    }
+  }
+
+  yieldNow(fiber: Fiber): Step {
+    this.#continue(fiber, undefined);
+    if (fiber.kind === 'generator') {
+      this.#ready.push(fiber);
+      return PARK;
+    }
+    fiber.wait = { undo: () => clearImmediate(immediate) };
+    const immediate = setImmediate(() => this.#resume(fiber));
+    return PARK;
+  }
+
+  sleep(fiber: Fiber, ms: number): Step {
+    let delay: number;
+    try {
+      delay = toTimeout(ms, 'sleep duration');
+    } catch (error) {
+      return this.#fail(fiber, error);
+    }
+    this.#continue(fiber, undefined);
+    const timer = this.#timers.add(delay, () => this.#resume(fiber));
+    fiber.wait = { undo: () => timer.cancel() };
+    return PARK;
+  }
+
+  until(fiber: Fiber, promise: PromiseLike<unknown>): Step {
+    let settled = false;
+    this.#asyncPending++;
+    const done = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.#asyncPending--;
+      return true;
+    };
+    fiber.wait = { undo: () => void done() };
+    promise.then(
+      (value) => {
+        if (!done()) return;
+        this.#continue(fiber, value);
+        this.#resume(fiber);
+      },
+      (error) => {
+        if (!done()) return;
+        this.#fail(fiber, error);
+        this.#resume(fiber);
+      },
+    );
+    return PARK;
+  }
+
+  cancel(fiber: Fiber, id: number): Step {
+    if (id === fiber.id) fiber.cancelRequested = true;
+    else if (!this.#block.requestCancel(id, this))
+      return this.#fail(fiber, staleTaskError(id, 'cancel'));
+    return this.#continue(fiber, undefined);
+  }
+
+  /** Cancels this group's fiber for `slot`, if it still runs: a parked fiber wakes to unwind. */
+  cancelFiber(slot: number): void {
+    const fiber = this.#fibers[slot];
+    if (fiber === undefined || fiber.cancelRequested) return;
+    fiber.cancelRequested = true;
+    if (fiber.wait === undefined) return; // running or ready: it unwinds at its next step
+    fiber.wait.undo();
+    fiber.cancelled = true;
+    if (fiber.kind === 'generator') {
+      fiber.input = undefined;
+      fiber.mode = Resume.RETURN;
+      this.#resume(fiber);
+      return;
+    }
+    this.#fail(fiber, cancelledError(this.#table.nameOf(this.#table.fn[slot]), fiber.id));
+    this.#resume(fiber);
+  }
+
+  detach(fiber: Fiber, id: number): Step {
+    const table = this.#table;
+    const slot = table.acquire(id);
+    if (slot < 0) return this.#fail(fiber, staleTaskError(id, 'detach'));
+    if (table.consumeHandle(slot)) table.release(slot);
+    table.release(slot);
+    return this.#continue(fiber, undefined);
+  }
+}
