@@ -58,6 +58,11 @@ const STEPS_PER_TURN = 64;
 const INBOX_BATCH = 64;
 /** Tasks moved at once from the remote queue to the deque, where others can steal them. */
 const REMOTE_BATCH = 16;
+/**
+ * How deep joins may run queued tasks inline (each level is a nested step on the JS stack; past
+ * this a join parks instead, so a long chain of joins cannot overflow the stack).
+ */
+const MAX_INLINE_DEPTH = 48;
 /** A task function whose tasks killed this many workers in a row is no longer run. */
 export const POISON_LIMIT = 3;
 // Steal strides: primes larger than any group count weft allows, so each is coprime with it.
@@ -123,6 +128,7 @@ export class TaskGroup implements EffectHost {
   #seed: number;
   #asyncPending = 0;
   #live = 0;
+  #inlineDepth = 0;
   #stopped = false;
 
   constructor(block: ControlBlock, catalog: TaskCatalog, index: number, options: GroupOptions) {
@@ -547,6 +553,7 @@ export class TaskGroup implements EffectHost {
     const table = this.#table;
     const slot = table.acquire(id);
     if (slot < 0) return this.#fail(fiber, staleTaskError(id, 'join'));
+    if (fiber.kind === 'generator') this.#helpUntilDone(slot);
     if (!table.addWaiter(slot, this.index)) return this.#collect(fiber, slot);
     const waiting = this.#joiners.get(slot);
     if (waiting === undefined) this.#joiners.set(slot, fiber);
@@ -567,6 +574,28 @@ export class TaskGroup implements EffectHost {
     return PARK;
   }
 
+  /**
+   * A joining fiber first runs this group's own queued tasks, newest first, until the task it
+   * joins is done or the deque is empty (a "help-first" join, as Cilk and TBB do). In the common
+   * `join(spawn(...))` the newest queued task is the one joined, and it then runs right here: no
+   * park, no wake-up, no notice. The tasks would have run on this group anyway; stolen ones are
+   * left to their thieves.
+   */
+  #helpUntilDone(slot: number): void {
+    if (this.#inlineDepth >= MAX_INLINE_DEPTH) return;
+    const state = this.#table.state;
+    this.#inlineDepth++;
+    try {
+      while (Atomics.load(state, slot) !== TaskState.DONE) {
+        const queued = this.#deque.pop();
+        if (queued === undefined) return;
+        this.#start(queued, false);
+      }
+    } finally {
+      this.#inlineDepth--;
+    }
+  }
+
   // Reads a finished task's result into the fiber and drops the fiber's reference.
   #collect(fiber: Fiber, slot: number): Step {
     const table = this.#table;
@@ -575,8 +604,7 @@ export class TaskGroup implements EffectHost {
     } catch (error) {
       this.#fail(fiber, error);
     }
-    if (table.consumeHandle(slot)) table.release(slot);
-    table.release(slot);
+    table.releaseCollected(slot);
     return CONTINUE;
   }
 
@@ -597,11 +625,14 @@ export class TaskGroup implements EffectHost {
     // A late notice (its waiter timed out or was cancelled) finds nobody: nothing to do.
     if (waiting === undefined || Atomics.load(this.#table.state, slot) !== TaskState.DONE) return;
     this.#joiners.delete(slot);
-    for (const fiber of Array.isArray(waiting) ? waiting : [waiting]) {
-      (fiber.wait as JoinWait).timer?.cancel();
-      this.#collect(fiber, slot);
-      this.#resume(fiber);
-    }
+    if (!Array.isArray(waiting)) return this.#wakeJoiner(waiting, slot);
+    for (const fiber of waiting) this.#wakeJoiner(fiber, slot);
+  }
+
+  #wakeJoiner(fiber: Fiber, slot: number): void {
+    (fiber.wait as JoinWait).timer?.cancel();
+    this.#collect(fiber, slot);
+    this.#resume(fiber);
   }
 
   yieldNow(fiber: Fiber): Step {

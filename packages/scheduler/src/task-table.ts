@@ -183,7 +183,8 @@ export class TaskTable {
     this.cancel[slot] = 0;
     this.resultKind[slot] = Inline.UNDEFINED;
     this.resultPayload[slot] = NO_PAYLOAD;
-    this.waiters.fill(0, slot * this.maskWords, (slot + 1) * this.maskWords);
+    for (let word = 0; word < this.maskWords; word++)
+      this.waiters[slot * this.maskWords + word] = 0;
     Atomics.store(this.state, slot, TaskState.QUEUED);
     Atomics.store(this.refs, slot, 2); // execution + handle
     return id;
@@ -328,9 +329,9 @@ export class TaskTable {
     return Atomics.compareExchange(this.handle, slot, 0, 1) === 0;
   }
 
-  /** Drops one reference; the last one frees the payloads and the slot. */
-  release(slot: number): void {
-    if (Atomics.sub(this.refs, slot, 1) !== 1) return;
+  /** Drops `count` references (default 1); the last one frees the payloads and the slot. */
+  release(slot: number, count = 1): void {
+    if (Atomics.sub(this.refs, slot, count) !== count) return;
     if (this.argPayload[slot] !== NO_PAYLOAD) this.#store.free(this.argPayload[slot]);
     if (this.resultPayload[slot] !== NO_PAYLOAD) this.#store.free(this.resultPayload[slot]);
     this.argPayload[slot] = NO_PAYLOAD;
@@ -343,16 +344,29 @@ export class TaskTable {
    * (nothing to wait for); true if the endpoint will get a notice when it finishes.
    */
   addWaiter(slot: number, endpoint: number): boolean {
+    if (Atomics.load(this.state, slot) === TaskState.DONE) return false;
     Atomics.or(this.waiters, slot * this.maskWords + (endpoint >>> 5), 1 << (endpoint & 31));
     return Atomics.load(this.state, slot) !== TaskState.DONE;
   }
 
-  /** Marks the task done and calls `notify(endpoint, slot)` for every endpoint waiting for it. */
+  /**
+   * After reading a finished task's result: drops the reader's reference, and the handle's too
+   * when this reader is the first to collect (in one atomic operation).
+   */
+  releaseCollected(slot: number): void {
+    this.release(slot, this.consumeHandle(slot) ? 2 : 1);
+  }
+
+  /**
+   * Marks the task done and calls `notify(endpoint, slot)` for every endpoint waiting for it. The
+   * mask is only read: the task finishes once, so nobody else notifies from it, and a bit set
+   * after this read belongs to a waiter that will see DONE itself.
+   */
   finish(slot: number, notify: (endpoint: number, slot: number) => void): void {
     Atomics.store(this.state, slot, TaskState.DONE);
     const base = slot * this.maskWords;
     for (let word = 0; word < this.maskWords; word++) {
-      let mask = Atomics.exchange(this.waiters, base + word, 0);
+      let mask = Atomics.load(this.waiters, base + word);
       while (mask !== 0) {
         const bit = 31 - Math.clz32(mask);
         mask &= ~(1 << bit);

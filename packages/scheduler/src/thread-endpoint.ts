@@ -127,8 +127,7 @@ export class ThreadEndpoint {
     } catch (error) {
       joiner.reject(error);
     }
-    if (table.consumeHandle(slot)) table.release(slot);
-    table.release(slot);
+    table.releaseCollected(slot);
   }
 
   #forget(slot: number, joiner: Joiner): void {
