@@ -625,8 +625,8 @@ export class TaskGroup implements EffectHost {
     // A late notice (its waiter timed out or was cancelled) finds nobody: nothing to do.
     if (waiting === undefined || Atomics.load(this.#table.state, slot) !== TaskState.DONE) return;
     this.#joiners.delete(slot);
-    if (!Array.isArray(waiting)) return this.#wakeJoiner(waiting, slot);
-    for (const fiber of waiting) this.#wakeJoiner(fiber, slot);
+    if (!Array.isArray(waiting)) this.#wakeJoiner(waiting, slot);
+    else for (const fiber of waiting) this.#wakeJoiner(fiber, slot);
   }
 
   #wakeJoiner(fiber: Fiber, slot: number): void {
