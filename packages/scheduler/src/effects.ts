@@ -37,6 +37,8 @@ export type Step = typeof PARK | typeof CONTINUE;
 
 /** What effects need from the group a fiber is pinned to. */
 export interface EffectHost {
+  /** The scheduler's `data` option. */
+  readonly data: unknown;
   spawn(fiber: Fiber, ref: TaskRef, args: unknown[], urgent: boolean): Step;
   join(fiber: Fiber, id: number, timeoutMs: number | undefined): Step;
   yieldNow(fiber: Fiber): Step;

@@ -8,7 +8,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ControlBlock, type ControlSizes } from './control-block.ts';
-import { setSchedulerData } from './scheduler-data.ts';
 import { TaskGroup } from './task-group.ts';
 import { registeredNames, TaskCatalog } from './task-registry.ts';
 
@@ -33,7 +32,6 @@ export type BootReport =
 
 const port = parentPort!;
 const { index, taskModules, data } = workerData as GroupWorkerData;
-setSchedulerData(data);
 
 try {
   for (const url of taskModules) await import(url);
@@ -41,6 +39,7 @@ try {
   port.once('message', ({ buffer, sizes, names }: GroupStart) => {
     const block = new ControlBlock(buffer, sizes, names);
     const group = new TaskGroup(block, new TaskCatalog(names), index, {
+      data,
       blocking: true,
       onStop: () => port.close(),
     });

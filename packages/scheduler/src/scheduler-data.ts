@@ -1,17 +1,14 @@
 /**
- * schedulerData(): the `data` option of Scheduler.start, as every worker received it.
+ * schedulerData(): the `data` option of Scheduler.start, in any task.
  *
  * Task arguments travel through the task table; data that every task needs — a SharedArrayBuffer
- * of counters, configuration — is given once at start and read here, on any thread.
+ * of counters, configuration — is given once at start, structured-cloned into each worker, and
+ * read here. Several `workers: 0` schedulers may share a thread, so inside a task the value comes
+ * from the group running it.
  */
-let data: unknown;
+import { currentFiber } from './fiber.ts';
 
-/** Records this thread's copy of the scheduler's data (at worker boot, or at start). */
-export function setSchedulerData(value: unknown): void {
-  data = value;
-}
-
-/** The `data` passed to Scheduler.start (structured-cloned into each worker). */
+/** The `data` passed to Scheduler.start; E_NOT_IN_FIBER is not raised: outside a task, undefined. */
 export function schedulerData<T = unknown>(): T {
-  return data as T;
+  return currentFiber()?.host.data as T;
 }

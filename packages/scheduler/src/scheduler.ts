@@ -18,7 +18,6 @@ import { ErrorCode, requireInteger, WeftError, WeftTypeError } from '@weft/shm';
 import Denque from 'denque';
 import { Control, ControlBlock, type ControlSizes, Counter, GroupStatus } from './control-block.ts';
 import type { JoinOptions, TaskId } from './effects.ts';
-import { setSchedulerData } from './scheduler-data.ts';
 import { staleTaskError } from './task-errors.ts';
 import { TaskGroup } from './task-group.ts';
 import {
@@ -167,7 +166,6 @@ export class Scheduler {
     };
 
     if (workers === 0) {
-      setSchedulerData(options.data);
       for (const url of modules) await import(url);
       const names = registeredNames();
       const block = ControlBlock.create(sizes, names);
@@ -214,7 +212,7 @@ export class Scheduler {
     const groups = block.groups;
     this.#endpoint = new ThreadEndpoint(block, groups, workers[0] !== undefined);
     if (workers[0] === undefined) {
-      this.#localGroup = new TaskGroup(block, catalog, 0, { blocking: false });
+      this.#localGroup = new TaskGroup(block, catalog, 0, { data, blocking: false });
       this.#localGroup.run();
     } else {
       for (const [index, worker] of workers.entries()) this.#supervise(worker as Worker, index);
@@ -280,11 +278,7 @@ export class Scheduler {
 
   /** Drops the right to join a task: its result is discarded when it finishes. */
   detach(id: TaskId<unknown>): void {
-    const table = this.#block.table;
-    const slot = table.acquire(id);
-    if (slot < 0) throw staleTaskError(id, 'detach');
-    if (table.consumeHandle(slot)) table.release(slot);
-    table.release(slot);
+    if (!this.#block.table.detach(id)) throw staleTaskError(id, 'detach');
   }
 
   /** Per-group counters and queue lengths (counters are published by groups when they park). */

@@ -8,6 +8,8 @@
  *   3. its inbox — notices from other threads: a task its fibers wait for has finished, or a
  *      fiber of its must be cancelled;
  *   4. its remote queue — tasks spawned from outside any group;
+ *   4½. its fibers that called yieldNow, so that yielding lets everything queued run first (as
+ *      brpc re-queues a yielding bthread only after switching away from it);
  *   5. the other groups' deques, oldest first — stealing, from a random victim and then stepping
  *      by a prime larger than the group count, so that every victim is tried once;
  *   6. a bounded spin over 3–5, since a hand-off between spinning threads costs ~0.2 µs and a
@@ -68,8 +70,10 @@ export const POISON_LIMIT = 3;
 // Steal strides: primes larger than any group count weft allows, so each is coprime with it.
 const STRIDES = [1031, 1033, 1039, 1049, 1051, 1061, 1063, 1069];
 
-/** How a group's thread lets it wait. */
+/** How a group's thread lets it wait, and what it offers its tasks. */
 export interface GroupOptions {
+  /** The scheduler's `data` option, returned by schedulerData() in this group's tasks. */
+  data: unknown;
   /** May park in Atomics.wait (a worker); false on the main thread, which must never block. */
   blocking: boolean;
   /** Called when the group stops (its lot was stopped). */
@@ -106,6 +110,8 @@ class JoinWait {
 export class TaskGroup implements EffectHost {
   /** This group's index, which is also its endpoint number. */
   readonly index: number;
+  /** The scheduler's `data` option (see schedulerData()). */
+  readonly data: unknown;
   readonly #block: ControlBlock;
   readonly #table: TaskTable;
   readonly #catalog: TaskCatalog;
@@ -116,6 +122,7 @@ export class TaskGroup implements EffectHost {
   readonly #status: Int32Array;
   readonly #options: GroupOptions;
   readonly #ready = new Denque<Fiber>();
+  readonly #yielded = new Denque<Fiber>();
   // Fibers started here and not finished, by task slot.
   readonly #fibers: (Fiber | undefined)[] = [];
   // This group's fibers waiting for a task, by the task's slot.
@@ -129,10 +136,14 @@ export class TaskGroup implements EffectHost {
   #asyncPending = 0;
   #live = 0;
   #inlineDepth = 0;
+  // True while run() is on the stack. Work added from anywhere else (an async body's
+  // continuation, a promise settling) must wake the group, which may be parked.
+  #inLoop = false;
   #stopped = false;
 
   constructor(block: ControlBlock, catalog: TaskCatalog, index: number, options: GroupOptions) {
     this.index = index;
+    this.data = options.data;
     this.#block = block;
     this.#table = block.table;
     this.#catalog = catalog;
@@ -150,6 +161,20 @@ export class TaskGroup implements EffectHost {
 
   /** Runs the group until it parks asynchronously, yields to the event loop, or stops. */
   readonly run = (): void => {
+    this.#inLoop = true;
+    try {
+      this.#loop();
+    } finally {
+      this.#inLoop = false;
+    }
+  };
+
+  // Wakes this group if work was added from outside its loop.
+  #kick(): void {
+    if (!this.#inLoop) this.#lot.signal();
+  }
+
+  #loop(): void {
     Atomics.store(this.#status, GroupStatus.ALIVE, 1);
     const control = this.#block.control;
     for (;;) {
@@ -186,7 +211,7 @@ export class TaskGroup implements EffectHost {
         return;
       }
     }
-  };
+  }
 
   // Runs work until none is left (true) or the event loop needs a turn (false).
   #drain(): boolean {
@@ -212,6 +237,11 @@ export class TaskGroup implements EffectHost {
       if (slot !== undefined) {
         this.#adoptRemote();
         this.#start(slot, false);
+        continue;
+      }
+      const yielded = this.#yielded.shift();
+      if (yielded !== undefined) {
+        this.#step(yielded);
         continue;
       }
       slot = this.#steal();
@@ -271,7 +301,8 @@ export class TaskGroup implements EffectHost {
 
   // Anything for this group to do: checked after reading the lot's state, before parking.
   #hasWork(): boolean {
-    if (this.#ready.length > 0 || this.#inbox.size() > 0 || this.#remote.size() > 0) return true;
+    if (this.#ready.length > 0 || this.#yielded.length > 0) return true;
+    if (this.#inbox.size() > 0 || this.#remote.size() > 0) return true;
     const deques = this.#block.deques;
     for (let g = 0; g < deques.length; g++)
       if (g !== this.index && deques[g].size() > 0) return true;
@@ -491,6 +522,7 @@ export class TaskGroup implements EffectHost {
     fiber.wait = undefined;
     if (fiber.kind === 'generator') {
       this.#ready.push(fiber);
+      this.#kick();
       return;
     }
     const { settle, fail } = fiber;
@@ -528,6 +560,7 @@ export class TaskGroup implements EffectHost {
     this.#counts[Counter.SPAWNED]++;
     this.#continue(fiber, id);
     if (!urgent && (this.#deque.push(slot) || this.#remote.tryPush(slot))) {
+      this.#kick();
       this.#wakeIdle();
       return CONTINUE;
     }
@@ -551,7 +584,7 @@ export class TaskGroup implements EffectHost {
     }
     const timeout = timeoutMs === undefined ? undefined : toTimeout(timeoutMs, 'join timeout');
     const table = this.#table;
-    const slot = table.acquire(id);
+    const slot = table.acquireForJoin(id);
     if (slot < 0) return this.#fail(fiber, staleTaskError(id, 'join'));
     if (fiber.kind === 'generator') this.#helpUntilDone(slot);
     if (!table.addWaiter(slot, this.index)) return this.#collect(fiber, slot);
@@ -638,7 +671,8 @@ export class TaskGroup implements EffectHost {
   yieldNow(fiber: Fiber): Step {
     this.#continue(fiber, undefined);
     if (fiber.kind === 'generator') {
-      this.#ready.push(fiber);
+      this.#yielded.push(fiber);
+      this.#kick();
       return PARK;
     }
     fiber.wait = { undo: () => clearImmediate(immediate) };
@@ -710,11 +744,7 @@ export class TaskGroup implements EffectHost {
   }
 
   detach(fiber: Fiber, id: number): Step {
-    const table = this.#table;
-    const slot = table.acquire(id);
-    if (slot < 0) return this.#fail(fiber, staleTaskError(id, 'detach'));
-    if (table.consumeHandle(slot)) table.release(slot);
-    table.release(slot);
+    if (!this.#table.detach(id)) return this.#fail(fiber, staleTaskError(id, 'detach'));
     return this.#continue(fiber, undefined);
   }
 }

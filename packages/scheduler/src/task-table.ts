@@ -7,7 +7,8 @@
  *
  * Lifetime. A slot is released when its reference count drops to zero. A new task starts with
  * two references: one held by its *execution* (dropped when it completes) and one by its *handle*
- * (the TaskId's right to the result, dropped by the first `join` to collect it, or by `detach`).
+ * (the TaskId's right to the result, dropped by the first `join` to collect it, or by `detach`;
+ * after either, a new join is E_STALE_ID, while joins already waiting still get the result).
  * Every `join`, `cancel` or `detach` in progress holds one more, taken with `acquire(id)`, so a
  * slot never disappears under a thread that is reading it. A finished task that nobody joins or
  * detaches keeps its slot (and its result) until someone does: the price of being able to join
@@ -45,6 +46,9 @@ export const TaskState = {
   /** Finished: the result (or error) is in the slot. */
   DONE: 3,
 } as const;
+
+/** The handle's state: nobody has collected the result yet, a join has, or it was detached. */
+const Handle = { OPEN: 0, COLLECTED: 1, DETACHED: 2 } as const;
 
 /** Arguments carried inline, at most. */
 export const INLINE_ARGS = 4;
@@ -322,11 +326,29 @@ export class TaskTable {
   }
 
   /**
-   * Claims the handle's reference for the caller (the first join to collect the result, or a
-   * detach); true if the caller got it and must release it.
+   * Like `acquire`, for a new join: also -1 once the result was collected or the task detached
+   * (joins that were already waiting then still get the result).
    */
-  consumeHandle(slot: number): boolean {
-    return Atomics.compareExchange(this.handle, slot, 0, 1) === 0;
+  acquireForJoin(id: number): number {
+    const slot = this.acquire(id);
+    if (slot >= 0 && Atomics.load(this.handle, slot) !== Handle.OPEN) {
+      this.release(slot);
+      return -1;
+    }
+    return slot;
+  }
+
+  /**
+   * Detaches task `id`: its result will be dropped when it finishes. False for a stale id, or one
+   * whose result was already collected or detached.
+   */
+  detach(id: number): boolean {
+    const slot = this.acquire(id);
+    if (slot < 0) return false;
+    const open =
+      Atomics.compareExchange(this.handle, slot, Handle.OPEN, Handle.DETACHED) === Handle.OPEN;
+    this.release(slot, open ? 2 : 1);
+    return open;
   }
 
   /** Drops `count` references (default 1); the last one frees the payloads and the slot. */
@@ -354,7 +376,9 @@ export class TaskTable {
    * when this reader is the first to collect (in one atomic operation).
    */
   releaseCollected(slot: number): void {
-    this.release(slot, this.consumeHandle(slot) ? 2 : 1);
+    const first =
+      Atomics.compareExchange(this.handle, slot, Handle.OPEN, Handle.COLLECTED) === Handle.OPEN;
+    this.release(slot, first ? 2 : 1);
   }
 
   /**

@@ -60,7 +60,7 @@ export class ThreadEndpoint {
     } catch (error) {
       return Promise.reject(error);
     }
-    const slot = table.acquire(id);
+    const slot = table.acquireForJoin(id);
     if (slot < 0) return Promise.reject(staleTaskError(id, 'join'));
     if (
       !table.addWaiter(slot, this.index) ||
