@@ -9,7 +9,7 @@
  * Endpoints are the threads that can be woken: groups 0 .. groups-1 (one per worker, or the main
  * thread when `workers: 0`), then `externals` endpoints for threads outside any group that join
  * tasks (endpoint `groups` is the thread that started the scheduler). Each endpoint has an inbox
- * (an MpscQueue of notices, see `Notice`) and its own ParkingLot, so a wake-up reaches exactly the
+ * (an MpscQueue of notices, see notices.ts) and its own ParkingLot, so a wake-up reaches exactly the
  * thread it is for. Each group also has a deque (its stealable tasks) and a remote queue (tasks
  * spawned from outside the group).
  *
@@ -26,6 +26,8 @@ import {
   SharedLayout,
   WorkStealingDeque,
 } from '@weft/shm';
+import { ButexTable } from './butex-table.ts';
+import { Notice, notice } from './notices.ts';
 import { PayloadStore } from './payload-store.ts';
 import { TaskState, TaskTable } from './task-table.ts';
 
@@ -44,6 +46,7 @@ export interface ControlSizes {
   remoteCapacity: number;
   payloadBytes: number;
   maxTaskFunctions: number;
+  maxButexes: number;
 }
 
 /**
@@ -84,26 +87,10 @@ export const GroupStatus = {
   ALIVE: 3,
 } as const;
 
-/** What a notice in an inbox is about: `slot << 3 | kind`. */
-export const Notice = {
-  /** The task in `slot` finished: wake this endpoint's joiners of it. */
-  JOINED: 0,
-  /** Cancel the fiber running the task in `slot` (it is pinned to this group). */
-  CANCEL: 1,
-  /** A butex in `slot` was woken: wake one of this group's waiters on it. */
-  BUTEX_ONE: 2,
-  /** A butex in `slot` was woken: wake all of this group's waiters on it. */
-  BUTEX_ALL: 3,
-} as const;
-
-/** Encodes a notice. */
-export function notice(slot: number, kind: number): number {
-  return (slot << 3) | kind;
-}
-
 interface Plan {
   control: number;
   table: number;
+  butexes: number;
   store: number;
   deques: number[];
   remotes: number[];
@@ -129,6 +116,7 @@ function plan(sizes: ControlSizes): Plan {
   const result: Omit<Plan, 'byteLength'> = {
     control: layout.reserve(CACHE_LINE),
     table: layout.reserve(TaskTable.bytesFor(sizes.maxTasks, endpoints)),
+    butexes: layout.reserve(ButexTable.bytesFor(sizes.maxButexes, endpoints)),
     store: layout.reserve(PayloadStore.bytesFor(sizes.payloadBytes)),
     deques: each(sizes.groups, WorkStealingDeque.bytesFor(sizes.dequeCapacity)),
     remotes: each(sizes.groups, MpscQueue.bytesFor(sizes.remoteCapacity)),
@@ -149,6 +137,7 @@ export class ControlBlock {
   readonly control: Int32Array;
   readonly store: PayloadStore;
   readonly table: TaskTable;
+  readonly butexes: ButexTable;
   readonly deques: WorkStealingDeque[];
   readonly remotes: MpscQueue[];
   /** One per endpoint. */
@@ -167,6 +156,7 @@ export class ControlBlock {
     const buffer = new SharedArrayBuffer(layout.byteLength);
     const endpoints = sizes.groups + sizes.externals;
     TaskTable.create(buffer, layout.table, sizes.maxTasks);
+    ButexTable.create(buffer, layout.butexes, sizes.maxButexes);
     PayloadStore.create(buffer, layout.store, sizes.payloadBytes);
     for (const at of layout.deques) WorkStealingDeque.create(buffer, at, sizes.dequeCapacity);
     for (const at of layout.remotes) MpscQueue.create(buffer, at, sizes.remoteCapacity);
@@ -190,6 +180,9 @@ export class ControlBlock {
     this.control = new Int32Array(buffer, layout.control, CACHE_LINE / 4);
     this.store = PayloadStore.attach(buffer, layout.store, sizes.payloadBytes);
     this.table = new TaskTable(buffer, layout.table, endpoints, this.store, names);
+    this.butexes = new ButexTable(buffer, layout.butexes, endpoints, (endpoint, message) =>
+      this.post(endpoint, message),
+    );
     this.deques = layout.deques.map((at) => WorkStealingDeque.attach(buffer, at));
     this.remotes = layout.remotes.map((at) => MpscQueue.attach(buffer, at));
     this.inboxes = layout.inboxes.map((at) => MpscQueue.attach(buffer, at));

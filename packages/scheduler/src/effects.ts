@@ -18,6 +18,7 @@
  * the fiber until something resumes it: `perform` returns CONTINUE or PARK.
  */
 import { ErrorCode, WeftError, WeftTypeError } from '@weft/shm';
+import type { ControlBlock } from './control-block.ts';
 import { type Fiber, Resume, requireFiber } from './fiber.ts';
 import type { TaskArgs, TaskRef, TaskResult } from './task-registry.ts';
 
@@ -39,6 +40,8 @@ export type Step = typeof PARK | typeof CONTINUE;
 export interface EffectHost {
   /** The scheduler's `data` option. */
   readonly data: unknown;
+  /** The shared state the group runs on. */
+  readonly block: ControlBlock;
   spawn(fiber: Fiber, ref: TaskRef, args: unknown[], urgent: boolean): Step;
   join(fiber: Fiber, id: number, timeoutMs: number | undefined): Step;
   yieldNow(fiber: Fiber): Step;
@@ -46,6 +49,7 @@ export interface EffectHost {
   cancel(fiber: Fiber, id: number): Step;
   detach(fiber: Fiber, id: number): Step;
   until(fiber: Fiber, promise: PromiseLike<unknown>): Step;
+  butexWait(fiber: Fiber, slot: number, expected: number, timeoutMs: number | undefined): Step;
 }
 
 /** A request from a fiber to its group, usable with `yield*` (generators) or `await` (async). */
@@ -95,6 +99,46 @@ export abstract class Effect<T> implements Iterator<Effect<T>, T, unknown>, Prom
         else resolve(fiber.input as T);
       }
     }).then(onFulfilled, onRejected);
+  }
+}
+
+/**
+ * A sequence of effects, such as a mutex's lock loop: usable with `yield*` in a generator body
+ * (it delegates to the generator) and with `await` in an async body (it awaits each effect).
+ */
+export class Operation<T> implements Iterable<Effect<unknown>, T, unknown>, PromiseLike<T> {
+  readonly #body: () => Generator<Effect<unknown>, T, unknown>;
+
+  constructor(body: () => Generator<Effect<unknown>, T, unknown>) {
+    this.#body = body;
+  }
+
+  [Symbol.iterator](): Generator<Effect<unknown>, T, unknown> {
+    return this.#body();
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: operations are deliberately thenables, for async bodies.
+  then<A = T, B = never>(
+    onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.#drive().then(onFulfilled, onRejected);
+  }
+
+  async #drive(): Promise<T> {
+    const gen = this.#body();
+    let step = gen.next();
+    while (!step.done) {
+      let value: unknown;
+      try {
+        value = await step.value;
+      } catch (error) {
+        step = gen.throw(error);
+        continue;
+      }
+      step = gen.next(value);
+    }
+    return step.value;
   }
 }
 

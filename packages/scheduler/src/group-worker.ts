@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ControlBlock, type ControlSizes } from './control-block.ts';
+import { reviveSyncPrimitives } from './sync.ts';
 import { TaskGroup } from './task-group.ts';
 import { registeredNames, TaskCatalog } from './task-registry.ts';
 
@@ -38,6 +39,7 @@ try {
   port.postMessage({ type: 'registered', names: registeredNames() } satisfies BootReport);
   port.once('message', ({ buffer, sizes, names }: GroupStart) => {
     const block = new ControlBlock(buffer, sizes, names);
+    block.table.revive = (value, bytes) => reviveSyncPrimitives(value, bytes, block);
     const group = new TaskGroup(block, new TaskCatalog(names), index, {
       data,
       blocking: true,

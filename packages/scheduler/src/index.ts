@@ -11,6 +11,7 @@ export {
   Effect,
   type JoinOptions,
   join,
+  Operation,
   self,
   sleep,
   spawn,
@@ -28,6 +29,7 @@ export {
   type SchedulerStats,
 } from './scheduler.ts';
 export { schedulerData } from './scheduler-data.ts';
+export { CondVar, CountdownEvent, Mutex, type WaitOptions } from './sync.ts';
 export {
   type TaskArgs,
   type TaskKind,

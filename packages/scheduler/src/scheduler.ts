@@ -18,6 +18,7 @@ import { ErrorCode, requireInteger, WeftError, WeftTypeError } from '@weft/shm';
 import Denque from 'denque';
 import { Control, ControlBlock, type ControlSizes, Counter, GroupStatus } from './control-block.ts';
 import type { JoinOptions, TaskId } from './effects.ts';
+import { registerScheduler, reviveSyncPrimitives } from './sync.ts';
 import { staleTaskError } from './task-errors.ts';
 import { TaskGroup } from './task-group.ts';
 import {
@@ -42,6 +43,8 @@ export interface SchedulerOptions {
   maxTasks?: number;
   /** Bytes of shared memory for non-number arguments and results (default 16 MiB). */
   payloadBytes?: number;
+  /** Butexes for Mutex, CondVar and CountdownEvent that can exist at once (default 16384). */
+  maxButexes?: number;
   /** A value every worker receives, read in tasks with schedulerData(). */
   data?: unknown;
 }
@@ -96,6 +99,7 @@ const DEFAULTS = {
   dequeCapacity: 4096,
   remoteCapacity: 4096,
   maxTaskFunctions: 4096,
+  maxButexes: 16_384,
   closeTimeoutMs: 30_000,
 } as const;
 const MAX_WORKERS = 64;
@@ -154,6 +158,8 @@ export class Scheduler {
     requireInteger(maxTasks, 1, 2 ** 24, 'Scheduler maxTasks');
     const payloadBytes = options.payloadBytes ?? DEFAULTS.payloadBytes;
     requireInteger(payloadBytes, 64 * 1024, 2 ** 31, 'Scheduler payloadBytes');
+    const maxButexes = options.maxButexes ?? DEFAULTS.maxButexes;
+    requireInteger(maxButexes, 1, 2 ** 24, 'Scheduler maxButexes');
     const modules = moduleUrls(options.tasks);
     const sizes: ControlSizes = {
       groups: Math.max(1, workers),
@@ -163,6 +169,7 @@ export class Scheduler {
       remoteCapacity: DEFAULTS.remoteCapacity,
       payloadBytes,
       maxTaskFunctions: DEFAULTS.maxTaskFunctions,
+      maxButexes,
     };
 
     if (workers === 0) {
@@ -209,6 +216,8 @@ export class Scheduler {
     this.#data = data;
     this.#workers = workers;
     this.#alive = workers.map(() => true);
+    block.table.revive = (value, bytes) => reviveSyncPrimitives(value, bytes, block);
+    registerScheduler(this, block);
     const groups = block.groups;
     this.#endpoint = new ThreadEndpoint(block, groups, workers[0] !== undefined);
     if (workers[0] === undefined) {

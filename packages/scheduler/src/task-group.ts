@@ -37,17 +37,12 @@ import {
   type WorkStealingDeque,
 } from '@weft/shm';
 import Denque from 'denque';
-import {
-  Control,
-  type ControlBlock,
-  Counter,
-  GroupStatus,
-  Notice,
-  notice,
-} from './control-block.ts';
+import type { LocalButexWaker } from './butex-table.ts';
+import { Control, type ControlBlock, Counter, GroupStatus } from './control-block.ts';
 import { CONTINUE, Effect, type EffectHost, PARK, type Step } from './effects.ts';
 import { asyncFiber, enterFiber, Fiber, Resume } from './fiber.ts';
 import { LocalTimers } from './local-timers.ts';
+import { Notice, notice } from './notices.ts';
 import { cancelledError, staleTaskError } from './task-errors.ts';
 import type { TaskCatalog, TaskRef } from './task-registry.ts';
 import { TaskState, type TaskTable } from './task-table.ts';
@@ -80,6 +75,15 @@ export interface GroupOptions {
   onStop?: () => void;
 }
 
+// The group each ControlBlock has on this thread, if any: sync primitives used from this thread
+// reach their fibers' group directly rather than through its inbox.
+const localGroups = new WeakMap<ControlBlock, TaskGroup>();
+
+/** The group of `block` running on this thread, if there is one. */
+export function localGroupOf(block: ControlBlock): TaskGroup | undefined {
+  return localGroups.get(block);
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' &&
@@ -107,9 +111,26 @@ class JoinWait {
   }
 }
 
-export class TaskGroup implements EffectHost {
+/** A fiber parked on a butex: in the group's FIFO for it, maybe with a timeout. */
+class ButexWait {
+  timer: { cancel(): void } | undefined = undefined;
+  readonly #undo: () => void;
+
+  constructor(undo: () => void) {
+    this.#undo = undo;
+  }
+
+  undo(): void {
+    this.timer?.cancel();
+    this.#undo();
+  }
+}
+
+export class TaskGroup implements EffectHost, LocalButexWaker {
   /** This group's index, which is also its endpoint number. */
   readonly index: number;
+  /** The shared state this group runs on. */
+  readonly block: ControlBlock;
   /** The scheduler's `data` option (see schedulerData()). */
   readonly data: unknown;
   readonly #block: ControlBlock;
@@ -127,6 +148,8 @@ export class TaskGroup implements EffectHost {
   readonly #fibers: (Fiber | undefined)[] = [];
   // This group's fibers waiting for a task, by the task's slot.
   readonly #joiners = new Map<number, Fiber | Fiber[]>();
+  // This group's fibers waiting on a butex, oldest first, by butex slot.
+  readonly #butexWaiters = new Map<number, Denque<Fiber>>();
   readonly #timers = new LocalTimers();
   readonly #notices = new Int32Array(INBOX_BATCH);
   // Counts not yet published to the shared counters (see Counter).
@@ -144,6 +167,7 @@ export class TaskGroup implements EffectHost {
   constructor(block: ControlBlock, catalog: TaskCatalog, index: number, options: GroupOptions) {
     this.index = index;
     this.data = options.data;
+    this.block = block;
     this.#block = block;
     this.#table = block.table;
     this.#catalog = catalog;
@@ -155,6 +179,7 @@ export class TaskGroup implements EffectHost {
     this.#options = options;
     this.#stride = STRIDES[index % STRIDES.length];
     this.#seed = (index + 1) * 2654435761;
+    localGroups.set(block, this);
   }
 
   // ---- The loop ------------------------------------------------------------------------------
@@ -276,6 +301,16 @@ export class TaskGroup implements EffectHost {
           break;
         case Notice.CANCEL:
           this.cancelFiber(slot);
+          break;
+        case Notice.BUTEX_ONE:
+          if (!this.wakeButex(slot, false)) {
+            // Its waiter left (timeout, cancel): pass the wake on so that it is not lost.
+            this.#block.butexes.removeWaiter(slot, this.index);
+            this.#block.butexes.wake(slot, false, this);
+          }
+          break;
+        case Notice.BUTEX_ALL:
+          this.wakeButex(slot, true);
           break;
       }
     }
@@ -741,6 +776,62 @@ export class TaskGroup implements EffectHost {
     }
     this.#fail(fiber, cancelledError(this.#table.nameOf(this.#table.fn[slot]), fiber.id));
     this.#resume(fiber);
+  }
+
+  butexWait(fiber: Fiber, slot: number, expected: number, timeoutMs: number | undefined): Step {
+    let timeout: number | undefined;
+    try {
+      timeout = timeoutMs === undefined ? undefined : toTimeout(timeoutMs, 'wait timeout');
+    } catch (error) {
+      return this.#fail(fiber, error);
+    }
+    const butexes = this.#block.butexes;
+    butexes.addWaiter(slot, this.index);
+    if (Atomics.load(butexes.words, 2 * slot) !== expected)
+      return this.#continue(fiber, 'not-equal');
+    let waiting = this.#butexWaiters.get(slot);
+    if (waiting === undefined) {
+      waiting = new Denque<Fiber>();
+      this.#butexWaiters.set(slot, waiting);
+    }
+    waiting.push(fiber);
+    const list = waiting;
+    const wait = new ButexWait(() => {
+      const at = list.toArray().indexOf(fiber);
+      if (at < 0) return; // already woken
+      list.removeOne(at);
+      // Only this FIFO's emptying clears the bit (a later wait may have started a new FIFO).
+      if (list.isEmpty() && this.#butexWaiters.get(slot) === list) {
+        this.#butexWaiters.delete(slot);
+        butexes.removeWaiter(slot, this.index);
+      }
+    });
+    if (timeout !== undefined) {
+      wait.timer = this.#timers.add(timeout, () => {
+        wait.undo();
+        this.#continue(fiber, 'timed-out');
+        this.#resume(fiber);
+      });
+    }
+    fiber.wait = wait;
+    return PARK;
+  }
+
+  /** Wakes one (or every) fiber of this group waiting on butex `slot`; false if none was. */
+  wakeButex(slot: number, all: boolean): boolean {
+    const waiting = this.#butexWaiters.get(slot);
+    if (waiting === undefined) return false;
+    do {
+      const fiber = waiting.shift() as Fiber;
+      (fiber.wait as ButexWait).timer?.cancel();
+      this.#continue(fiber, 'ok');
+      this.#resume(fiber);
+    } while (all && !waiting.isEmpty());
+    if (waiting.isEmpty()) {
+      this.#butexWaiters.delete(slot);
+      this.#block.butexes.removeWaiter(slot, this.index);
+    }
+    return true;
   }
 
   detach(fiber: Fiber, id: number): Step {

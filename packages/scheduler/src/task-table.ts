@@ -96,6 +96,12 @@ export class TaskTable {
   readonly waiters: Int32Array;
   readonly #store: PayloadStore;
   readonly #names: readonly string[];
+  /**
+   * Applied to out-of-line arguments (the array) and results as they are read, with their bytes:
+   * the runtime sets it to turn sync primitives (which travel as their ids) back into primitives
+   * on the reading thread.
+   */
+  revive: (value: unknown, bytes: Uint8Array) => unknown = (value) => value;
 
   /** Bytes for `capacity` tasks with waiter masks for `endpoints` endpoints. */
   static bytesFor(capacity: number, endpoints: number): number {
@@ -231,7 +237,7 @@ export class TaskTable {
       return args;
     }
     const handle = this.argPayload[slot];
-    const args = this.#store.read(handle, decodeStructured) as unknown[];
+    const args = this.#store.read(handle, this.#decode) as unknown[];
     this.#store.free(handle);
     this.argPayload[slot] = NO_PAYLOAD;
     return args;
@@ -282,7 +288,7 @@ export class TaskTable {
     if (kind <= Inline.NUMBER) return inlineValue(kind, this.result[slot]);
     const handle = this.resultPayload[slot];
     if (kind === OutOfLine.STRING) return this.#store.read(handle, decodeString);
-    if (kind === OutOfLine.STRUCTURED) return this.#store.read(handle, decodeStructured);
+    if (kind === OutOfLine.STRUCTURED) return this.#store.read(handle, this.#decode);
     if (handle === NO_PAYLOAD) {
       throw new WeftError(
         ErrorCode.CAPACITY,
@@ -292,6 +298,8 @@ export class TaskTable {
     }
     throw this.#store.read(handle, decodeError);
   }
+
+  readonly #decode = (bytes: Uint8Array): unknown => this.revive(decodeStructured(bytes), bytes);
 
   #writePayload(bytes: Uint8Array, what: string): number {
     const handle = this.#store.write(bytes);

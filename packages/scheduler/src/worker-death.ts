@@ -13,7 +13,8 @@
  * - Notices still in its inbox were for the dead fibers and are dropped.
  */
 import { ErrorCode, WeftError } from '@weft/shm';
-import { type ControlBlock, GroupStatus, Notice, notice } from './control-block.ts';
+import { type ControlBlock, GroupStatus } from './control-block.ts';
+import { Notice, notice } from './notices.ts';
 import { TaskState } from './task-table.ts';
 
 /** Recovers what dead group `group` held; returns the slots of its unstarted tasks to requeue. */

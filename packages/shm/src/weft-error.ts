@@ -49,6 +49,8 @@ export const ErrorCode = {
   POISON: 'E_POISON',
   /** A worker failed to start (for example, a task module did not load). */
   WORKER_BOOT: 'E_WORKER_BOOT',
+  /** A Mutex was unlocked while not locked. */
+  NOT_LOCKED: 'E_NOT_LOCKED',
   /** A fiber-only operation was called outside a fiber. */
   NOT_IN_FIBER: 'E_NOT_IN_FIBER',
 } as const;
