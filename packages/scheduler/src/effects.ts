@@ -48,7 +48,8 @@ export interface EffectHost {
   sleep(fiber: Fiber, ms: number): Step;
   cancel(fiber: Fiber, id: number): Step;
   detach(fiber: Fiber, id: number): Step;
-  until(fiber: Fiber, promise: PromiseLike<unknown>): Step;
+  /** Parks `fiber` until `promise` settles; `onUndo` runs if the wait is abandoned (cancel). */
+  until(fiber: Fiber, promise: PromiseLike<unknown>, onUndo?: () => void): Step;
   butexWait(fiber: Fiber, slot: number, expected: number, timeoutMs: number | undefined): Step;
 }
 

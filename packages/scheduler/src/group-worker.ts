@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ControlBlock, type ControlSizes } from './control-block.ts';
+import { setWorkerSchedulerData } from './scheduler-data.ts';
 import { reviveSyncPrimitives } from './sync.ts';
 import { TaskGroup } from './task-group.ts';
 import { registeredNames, TaskCatalog } from './task-registry.ts';
@@ -33,6 +34,7 @@ export type BootReport =
 
 const port = parentPort!;
 const { index, taskModules, data } = workerData as GroupWorkerData;
+setWorkerSchedulerData(data);
 
 try {
   for (const url of taskModules) await import(url);
@@ -42,7 +44,7 @@ try {
     block.table.revive = (value, bytes) => reviveSyncPrimitives(value, bytes, block);
     const group = new TaskGroup(block, new TaskCatalog(names), index, {
       data,
-      blocking: true,
+      worker: true,
       onStop: () => port.close(),
     });
     group.run();

@@ -221,7 +221,7 @@ export class Scheduler {
     const groups = block.groups;
     this.#endpoint = new ThreadEndpoint(block, groups, workers[0] !== undefined);
     if (workers[0] === undefined) {
-      this.#localGroup = new TaskGroup(block, catalog, 0, { data, blocking: false });
+      this.#localGroup = new TaskGroup(block, catalog, 0, { data, worker: false });
       this.#localGroup.run();
     } else {
       for (const [index, worker] of workers.entries()) this.#supervise(worker as Worker, index);

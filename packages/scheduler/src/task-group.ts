@@ -12,16 +12,17 @@
  *      brpc re-queues a yielding bthread only after switching away from it);
  *   5. the other groups' deques, oldest first — stealing, from a random victim and then stepping
  *      by a prime larger than the group count, so that every victim is tried once;
- *   6. a bounded spin over 3–5, since a hand-off between spinning threads costs ~0.2 µs and a
- *      futex wake-up ~30 µs;
+ *   6. a bounded spin over 3–5 (workers only), since a hand-off between spinning threads costs
+ *      ~0.2 µs and a futex wake-up ~30 µs;
  *   7. parking on its ParkingLot, having counted itself in the PARKED word and read the lot's
  *      state *before* its last look at 3–5, so a signal sent meanwhile is never lost.
  *
- * Nothing blocks the thread but step 7. A full deque overflows to the remote queue, then runs the
- * task at once. A group whose fibers wait on promises (async bodies, `until`) parks with
- * `Atomics.waitAsync` and returns to its event loop every few steps, so the promises can settle;
- * otherwise a worker parks in `Atomics.wait`. A group on the main thread (`workers: 0`) never
- * blocks.
+ * Nothing ever blocks the thread. A full deque overflows to the remote queue, then runs the task
+ * at once. A group parks with `Atomics.waitAsync`, so its event loop keeps turning while it is
+ * idle: promises, timers and I/O that tasks started run, whether weft knows of them or not (a
+ * blocking Atomics.wait would freeze them, and wakes no faster here). A busy group returns to its
+ * event loop every few steps while fibers wait on promises, and every couple of milliseconds
+ * regardless.
  *
  * Generator fibers are stepped by a trampoline: `gen.next(input)` returns the next effect, which
  * the group performs at once (the loop continues) or by parking the fiber. Async fibers perform
@@ -49,8 +50,10 @@ import { TaskState, type TaskTable } from './task-table.ts';
 
 /** Polls of the queues before parking (~20 µs here). */
 const SPIN_ROUNDS = 2000;
-/** Steps between turns of the event loop while promises are pending. */
+/** Steps between looks at the clock (timers, and whether the event loop is owed a turn). */
 const STEPS_PER_TURN = 64;
+/** A busy group returns to its event loop at least this often, in milliseconds. */
+const TURN_INTERVAL_MS = 2;
 /** Notices drained from the inbox at once. */
 const INBOX_BATCH = 64;
 /** Tasks moved at once from the remote queue to the deque, where others can steal them. */
@@ -65,12 +68,15 @@ export const POISON_LIMIT = 3;
 // Steal strides: primes larger than any group count weft allows, so each is coprime with it.
 const STRIDES = [1031, 1033, 1039, 1049, 1051, 1061, 1063, 1069];
 
-/** How a group's thread lets it wait, and what it offers its tasks. */
+/** How a group behaves on its thread, and what it offers its tasks. */
 export interface GroupOptions {
   /** The scheduler's `data` option, returned by schedulerData() in this group's tasks. */
   data: unknown;
-  /** May park in Atomics.wait (a worker); false on the main thread, which must never block. */
-  blocking: boolean;
+  /**
+   * A worker's group: spins before parking and keeps its thread alive while parked. False for
+   * the group on the main thread (`workers: 0`), which must not burn the thread it shares.
+   */
+  worker: boolean;
   /** Called when the group stops (its lot was stopped). */
   onStop?: () => void;
 }
@@ -209,7 +215,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
         return;
       }
       if (this.#timers.fireDue() > 0) continue;
-      if (this.#options.blocking && this.#spin()) continue;
+      if (this.#options.worker && this.#spin()) continue;
       // Park: count ourselves as parked, read the lot, then look once more.
       Atomics.add(control, Control.PARKED, 1);
       const seen = this.#lot.state();
@@ -219,33 +225,27 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
       }
       this.#counts[Counter.PARKS]++;
       this.#publish();
-      const timeout = this.#timers.nextDelay();
-      if (!this.#options.blocking || this.#asyncPending > 0) {
-        const keepAlive = this.#options.blocking || this.#live > 0 || this.#timers.size > 0;
-        this.#lot.waitAsync(seen, timeout, { ref: keepAlive }).then((result) => {
-          Atomics.sub(control, Control.PARKED, 1);
-          if (result === 'stopped') this.#stop();
-          else this.run();
-        });
-        return;
-      }
-      const result = this.#lot.wait(seen, timeout);
-      Atomics.sub(control, Control.PARKED, 1);
-      if (result === 'stopped') {
-        this.#stop();
-        return;
-      }
+      const keepAlive = this.#options.worker || this.#live > 0 || this.#timers.size > 0;
+      this.#lot.waitAsync(seen, this.#timers.nextDelay(), { ref: keepAlive }).then((result) => {
+        Atomics.sub(control, Control.PARKED, 1);
+        if (result === 'stopped') this.#stop();
+        else this.run();
+      });
+      return;
     }
   }
 
-  // Runs work until none is left (true) or the event loop needs a turn (false).
+  // Runs work until none is left (true) or the event loop is owed a turn (false).
   #drain(): boolean {
     let steps = 0;
+    const turnAt = performance.now() + TURN_INTERVAL_MS;
     for (;;) {
       if (++steps >= STEPS_PER_TURN) {
         steps = 0;
         this.#timers.fireDue();
-        if (!this.#options.blocking || this.#asyncPending > 0) return false;
+        if (!this.#options.worker || this.#asyncPending > 0 || performance.now() >= turnAt) {
+          return false;
+        }
       }
       const fiber = this.#ready.shift();
       if (fiber !== undefined) {
@@ -728,7 +728,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     return PARK;
   }
 
-  until(fiber: Fiber, promise: PromiseLike<unknown>): Step {
+  until(fiber: Fiber, promise: PromiseLike<unknown>, onUndo?: () => void): Step {
     let settled = false;
     this.#asyncPending++;
     const done = (): boolean => {
@@ -737,7 +737,11 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
       this.#asyncPending--;
       return true;
     };
-    fiber.wait = { undo: () => void done() };
+    fiber.wait = {
+      undo: () => {
+        if (done()) onUndo?.();
+      },
+    };
     promise.then(
       (value) => {
         if (!done()) return;

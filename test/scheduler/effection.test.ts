@@ -1,0 +1,56 @@
+import type { Scheduler } from '@weft/scheduler';
+import { joinTask, runTask, useScheduler } from '@weft/scheduler/effection';
+import { ErrorCode } from '@weft/shm';
+import test from 'ava';
+import { run, sleep, spawn } from 'effection';
+import { startFor, taskModule } from './helpers.ts';
+import { add } from './tasks/basic.ts';
+import { bridged, bridgedForever, longSleep } from './tasks/bridge.ts';
+
+const tasks = [taskModule('basic.ts'), taskModule('bridge.ts')];
+const withCells = () => ({ cells: new SharedArrayBuffer(64) });
+
+test('useScheduler starts a scheduler for the scope and closes it when the scope ends', async (t) => {
+  t.timeout(60_000);
+  let escaped: Scheduler | undefined;
+  const result = await run(function* () {
+    const scheduler = yield* useScheduler({ workers: 1, tasks, data: withCells() });
+    escaped = scheduler;
+    const id = scheduler.spawn(add, 20, 1);
+    return (yield* runTask(scheduler, add, 1, 2)) + (yield* joinTask(scheduler, id));
+  });
+  t.is(result, 24);
+  t.throws(() => escaped?.spawn(add, 1, 1), { code: ErrorCode.CLOSED });
+});
+
+test('halting the scope cancels a runTask task: its finally blocks run', async (t) => {
+  t.timeout(60_000);
+  const data = withCells();
+  await run(function* () {
+    const scheduler = yield* useScheduler({ workers: 1, tasks, data });
+    const waiting = yield* spawn(() => runTask(scheduler, longSleep));
+    yield* sleep(50);
+    yield* waiting.halt();
+  });
+  t.is(Atomics.load(new Int32Array(data.cells), 3), 1);
+});
+
+test('a fiber waits on an effection operation through fromOperation', async (t) => {
+  t.timeout(60_000);
+  const sched = await startFor(t, { workers: 1, tasks, data: withCells() });
+  t.is(await sched.run(bridged, 21), 42);
+});
+
+test('cancelling the fiber halts the effection operation it waits on', async (t) => {
+  t.timeout(60_000);
+  const data = withCells();
+  const sched = await startFor(t, { workers: 1, tasks, data });
+  const id = sched.spawn(bridgedForever);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  sched.cancel(id);
+  await t.throwsAsync(sched.join(id), { code: ErrorCode.CANCELLED });
+  const cells = new Int32Array(data.cells);
+  for (let i = 0; i < 100 && Atomics.load(cells, 2) === 0; i++)
+    await new Promise((r) => setTimeout(r, 10));
+  t.is(Atomics.load(cells, 2), 1);
+});

@@ -1,0 +1,33 @@
+// Tasks that wait on effection operations through the bridge.
+
+import { schedulerData, sleep, task } from '@weft/scheduler';
+import { fromOperation } from '@weft/scheduler/effection';
+import { sleep as effectionSleep, suspend } from 'effection';
+
+const cells = () => new Int32Array(schedulerData<{ cells: SharedArrayBuffer }>().cells);
+
+export const bridged = task('bridged', function* (value: number) {
+  return yield* fromOperation(function* () {
+    yield* effectionSleep(5);
+    return value * 2;
+  });
+});
+
+export const bridgedForever = task('bridgedForever', function* () {
+  yield* fromOperation(function* () {
+    try {
+      yield* suspend();
+    } finally {
+      Atomics.store(cells(), 2, 1); // halted
+    }
+  });
+});
+
+/** Sleeps long; records in cell 3 that its finally ran. */
+export const longSleep = task('longSleep', function* () {
+  try {
+    yield* sleep(60_000);
+  } finally {
+    Atomics.store(cells(), 3, 1);
+  }
+});
