@@ -74,7 +74,7 @@ export class ButexTable {
   alloc(value: number): number {
     const id = this.pool.alloc();
     if (id === -1) return -1;
-    const slot = id % 2 ** 32;
+    const slot = id >>> 0;
     for (let word = 0; word < this.#maskWords; word++)
       this.#masks[slot * this.#maskWords + word] = 0;
     Atomics.store(this.#words, 2 * slot + THREAD_WAITERS, 0);

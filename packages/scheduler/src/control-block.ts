@@ -73,6 +73,8 @@ export const Control = {
   PARKED: 1,
   /** 1 when close() asked to drain (finish queued work), 0 to cancel it. */
   DRAIN: 2,
+  /** Groups spinning (idle, polling before they park); capped, see TaskGroup. */
+  SPINNING: 3,
 } as const;
 
 /** Words of each group's status line, written by the group for stats() and supervision. */
@@ -85,6 +87,8 @@ export const GroupStatus = {
   LIVE_FIBERS: 2,
   /** 1 while the group's thread is alive and running its loop. */
   ALIVE: 3,
+  /** 1 while the group spins, idle: the best place for a task from outside. */
+  SPINNING: 4,
 } as const;
 
 interface Plan {
@@ -201,16 +205,14 @@ export class ControlBlock {
    * Flags task `id` cancelled and, if it is running, tells the group it runs on (directly when
    * that is `local`, the caller's own group). False for a stale or foreign id.
    *
-   * A starting group writes RUNNING and then reads the flag; this writes the flag and then reads
-   * the state. Atomics being sequentially consistent, one of the two sees the other's write, so a
-   * task is never started unaware of a cancel that its group is not told about.
+   * Flagging reads the state in the same atomic operation, as starting reads the flag (see
+   * TaskTable.begin): a task is never started unaware of a cancel that its group is not told of.
    */
   requestCancel(id: number, local?: LocalCanceller): boolean {
     const table = this.table;
     const slot = table.acquire(id);
     if (slot < 0) return false;
-    Atomics.store(table.cancel, slot, 1);
-    if (Atomics.load(table.state, slot) === TaskState.RUNNING) {
+    if (table.flagCancel(slot) === TaskState.RUNNING) {
       const home = table.home[slot];
       if (home === local?.index) local.cancelFiber(slot);
       else this.post(home, notice(slot, Notice.CANCEL));

@@ -14,7 +14,7 @@
  * A handle is `slot * 4 + class`: an int32, since it only names a block this store handed out and
  * still owns (the SlotPool version check is not needed inside the store).
  */
-import { alignToLine, SLOT_SPACE, SlotPool } from '@weft/shm';
+import { alignToLine, SlotPool } from '@weft/shm';
 
 const CLASS_BYTES = [256, 4096, 65536] as const;
 // Share of the store's bytes given to each class.
@@ -148,7 +148,7 @@ export class PayloadStore {
 
   #allocBlock(c: number): number {
     const id = this.#classes[c].pool.alloc();
-    return id === -1 ? END : (id % SLOT_SPACE) * 4 + c;
+    return id === -1 ? END : (id >>> 0) * 4 + c;
   }
 
   #fillBlock(handle: number, next: number, bytes: Uint8Array): void {

@@ -13,7 +13,9 @@
  *   5. the other groups' deques, oldest first — stealing, from a random victim and then stepping
  *      by a prime larger than the group count, so that every victim is tried once;
  *   6. a bounded spin over 3–5 (workers only), since a hand-off between spinning threads costs
- *      ~0.2 µs and a futex wake-up ~30 µs;
+ *      ~0.2 µs and a futex wake-up ~30 µs. At most half the groups (at least one) spin at once,
+ *      as Go caps its spinning threads: spinners burn cores that producers need, and with every
+ *      group spinning the main thread gets preempted and everybody ends up waiting;
  *   7. parking on its ParkingLot, having counted itself in the PARKED word and read the lot's
  *      state *before* its last look at 3–5, so a signal sent meanwhile is never lost.
  *
@@ -346,11 +348,23 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
   }
 
   #spin(): boolean {
-    for (let round = 0; round < SPIN_ROUNDS; round++) {
-      if (this.#hasWork()) return true;
-      Atomics.pause();
+    const control = this.#block.control;
+    const maxSpinners = Math.max(1, this.#block.groups >> 1);
+    if (Atomics.add(control, Control.SPINNING, 1) >= maxSpinners) {
+      Atomics.sub(control, Control.SPINNING, 1);
+      return false;
     }
-    return false;
+    Atomics.store(this.#status, GroupStatus.SPINNING, 1);
+    try {
+      for (let round = 0; round < SPIN_ROUNDS; round++) {
+        if (this.#hasWork()) return true;
+        Atomics.pause();
+      }
+      return false;
+    } finally {
+      Atomics.store(this.#status, GroupStatus.SPINNING, 0);
+      Atomics.sub(control, Control.SPINNING, 1);
+    }
   }
 
   // Wakes up to two parked groups: new stealable work appeared here.
@@ -391,18 +405,17 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
 
   #start(slot: number, stolen: boolean): void {
     const table = this.#table;
-    table.home[slot] = this.index;
-    Atomics.store(table.state, slot, TaskState.RUNNING);
+    const cancelled = table.begin(slot, this.index);
     this.#counts[Counter.TASKS_RUN]++;
     if (stolen) this.#counts[Counter.STOLEN]++;
     const fnId = table.fn[slot];
     const ref = this.#catalog.refOf(fnId);
-    const fiber = new Fiber(this, slot, table.pool.idAt(slot), ref.kind);
+    const fiber = new Fiber(this, slot, table.ids[slot], ref.kind);
     this.#fibers[slot] = fiber;
     this.#live++;
     this.#status[GroupStatus.CURRENT] = slot;
-    // A cancel that raced the start: whoever saw the other's write handles it (see cancel()).
-    if (Atomics.load(table.cancel, slot) !== 0) {
+    // A cancel requested before the start: the task never runs (see TaskTable.begin).
+    if (cancelled) {
       fiber.cancelled = true;
       this.#finish(fiber, undefined, false);
       return;
@@ -418,32 +431,28 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
       );
       return;
     }
-    let args: unknown[];
-    try {
-      args = table.takeArgs(slot);
-    } catch (error) {
-      this.#finish(fiber, error, true);
-      return;
-    }
-    if (ref.kind === 'generator') {
-      fiber.gen = ref.fn(...args) as Generator<unknown, unknown, unknown>;
-      this.#step(fiber);
-      return;
-    }
+    const fn = ref.fn as (...args: unknown[]) => unknown;
     if (ref.kind === 'async') {
       this.#asyncPending++;
-      this.#settleLater(fiber, asyncFiber.run(fiber, ref.fn, ...args) as Promise<unknown>);
+      // Async, so that an argument that fails to decode rejects instead of throwing here.
+      const body = async () => table.call(slot, fn);
+      this.#settleLater(fiber, asyncFiber.run(fiber, body));
       return;
     }
     const previous = enterFiber(fiber);
     let value: unknown;
     try {
-      value = ref.fn(...args);
+      value = table.call(slot, fn);
     } catch (error) {
       this.#finish(fiber, error, true);
       return;
     } finally {
       enterFiber(previous);
+    }
+    if (ref.kind === 'generator') {
+      fiber.gen = value as Generator<unknown, unknown, unknown>;
+      this.#step(fiber);
+      return;
     }
     if (isThenable(value)) {
       this.#asyncPending++;
@@ -544,7 +553,6 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     this.#counts[Counter.FINISHED]++;
     if (this.#status[GroupStatus.CURRENT] === slot) this.#status[GroupStatus.CURRENT] = -1;
     table.finish(slot, this.#notifyJoined);
-    table.release(slot); // the execution's reference
   }
 
   readonly #notifyJoined = (endpoint: number, slot: number): void => {
@@ -591,7 +599,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     } catch (error) {
       return this.#fail(fiber, error);
     }
-    const slot = id % 2 ** 32;
+    const slot = id >>> 0;
     this.#counts[Counter.SPAWNED]++;
     this.#continue(fiber, id);
     if (!urgent && (this.#deque.push(slot) || this.#remote.tryPush(slot))) {
@@ -651,10 +659,10 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
    */
   #helpUntilDone(slot: number): void {
     if (this.#inlineDepth >= MAX_INLINE_DEPTH) return;
-    const state = this.#table.state;
+    const table = this.#table;
     this.#inlineDepth++;
     try {
-      while (Atomics.load(state, slot) !== TaskState.DONE) {
+      while (table.stateOf(slot) !== TaskState.DONE) {
         const queued = this.#deque.pop();
         if (queued === undefined) return;
         this.#start(queued, false);
@@ -691,7 +699,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
   #wakeJoiners(slot: number): void {
     const waiting = this.#joiners.get(slot);
     // A late notice (its waiter timed out or was cancelled) finds nobody: nothing to do.
-    if (waiting === undefined || Atomics.load(this.#table.state, slot) !== TaskState.DONE) return;
+    if (waiting === undefined || this.#table.stateOf(slot) !== TaskState.DONE) return;
     this.#joiners.delete(slot);
     if (!Array.isArray(waiting)) this.#wakeJoiner(waiting, slot);
     else for (const fiber of waiting) this.#wakeJoiner(fiber, slot);

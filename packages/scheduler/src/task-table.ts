@@ -22,7 +22,7 @@
  * Arguments and results travel inline when they are numbers, booleans, null or undefined (up to
  * INLINE_ARGS arguments), otherwise as payloads in the PayloadStore (see value-codec.ts).
  */
-import { alignToLine, ErrorCode, SlotPool, WeftError } from '@weft/shm';
+import { alignToLine, ErrorCode, isWellFormedId, SlotPool, WeftError } from '@weft/shm';
 import type { PayloadStore } from './payload-store.ts';
 import {
   decodeError,
@@ -37,7 +37,7 @@ import {
   OutOfLine,
 } from './value-codec.ts';
 
-/** A task's progress. */
+/** A task's progress: the low two bits of its status word. */
 export const TaskState = {
   /** Spawned, not started: any group may take it. */
   QUEUED: 1,
@@ -47,8 +47,20 @@ export const TaskState = {
   DONE: 3,
 } as const;
 
-/** The handle's state: nobody has collected the result yet, a join has, or it was detached. */
-const Handle = { OPEN: 0, COLLECTED: 1, DETACHED: 2 } as const;
+// A slot's status word packs everything that changes concurrently, so that each transition is
+// one atomic operation that also reports the rest:
+//   bits 0-1  state (TaskState); QUEUED → RUNNING → DONE are each +1, which commutes with the
+//             reference adds, so starting and finishing are plain Atomics.add;
+//   bits 2-3  the handle: OPEN, COLLECTED by a join, or DETACHED;
+//   bit  4    cancel requested;
+//   bits 5-30 the reference count.
+const STATE_MASK = 3;
+const HANDLE_MASK = 3 << 2;
+const COLLECTED = 1 << 2;
+const DETACHED = 2 << 2;
+const CANCEL_BIT = 1 << 4;
+const REF = 1 << 5;
+const refsOf = (status: number) => status >>> 5;
 
 /** Arguments carried inline, at most. */
 export const INLINE_ARGS = 4;
@@ -60,11 +72,8 @@ const NO_PAYLOAD = -1;
 
 const INT_FIELDS = [
   'fn',
-  'state',
+  'status',
   'home',
-  'refs',
-  'handle',
-  'cancel',
   'argKind',
   'resultKind',
   'argPayload',
@@ -82,15 +91,15 @@ export class TaskTable {
   readonly maskWords: number;
   readonly pool: SlotPool;
   readonly fn: Int32Array;
-  readonly state: Int32Array;
+  /** Per slot: state, handle, cancel flag and reference count, packed (see above). */
+  readonly status: Int32Array;
   readonly home: Int32Array;
-  readonly refs: Int32Array;
-  readonly handle: Int32Array;
-  readonly cancel: Int32Array;
   readonly argKind: Int32Array;
   readonly resultKind: Int32Array;
   readonly argPayload: Int32Array;
   readonly resultPayload: Int32Array;
+  /** Each slot's TaskId, recorded at create (read without recomputing it from the pool). */
+  readonly ids: Float64Array;
   readonly args: Float64Array;
   readonly result: Float64Array;
   readonly waiters: Int32Array;
@@ -110,7 +119,7 @@ export class TaskTable {
       alignToLine(SlotPool.bytesFor(capacity)) +
       INT_FIELDS.length * intArrayBytes(capacity) +
       alignToLine(capacity * 8 * INLINE_ARGS) +
-      alignToLine(capacity * 8) +
+      2 * alignToLine(capacity * 8) +
       alignToLine(capacity * 4 * maskWords)
     );
   }
@@ -144,11 +153,8 @@ export class TaskTable {
       at += intArrayBytes(capacity);
     }
     this.fn = ints.fn;
-    this.state = ints.state;
+    this.status = ints.status;
     this.home = ints.home;
-    this.refs = ints.refs;
-    this.handle = ints.handle;
-    this.cancel = ints.cancel;
     this.argKind = ints.argKind;
     this.resultKind = ints.resultKind;
     this.argPayload = ints.argPayload;
@@ -156,6 +162,8 @@ export class TaskTable {
     this.args = new Float64Array(buffer, at, capacity * INLINE_ARGS);
     at += alignToLine(capacity * 8 * INLINE_ARGS);
     this.result = new Float64Array(buffer, at, capacity);
+    at += alignToLine(capacity * 8);
+    this.ids = new Float64Array(buffer, at, capacity);
     at += alignToLine(capacity * 8);
     this.waiters = new Int32Array(buffer, at, capacity * this.maskWords);
   }
@@ -180,7 +188,7 @@ export class TaskTable {
           'or raise the `maxTasks` option',
       );
     }
-    const slot = id % 2 ** 32;
+    const slot = id >>> 0;
     try {
       this.#writeArgs(slot, fnId, args);
     } catch (error) {
@@ -188,15 +196,13 @@ export class TaskTable {
       throw error;
     }
     this.fn[slot] = fnId;
+    this.ids[slot] = id;
     this.home[slot] = -1;
-    this.handle[slot] = 0;
-    this.cancel[slot] = 0;
     this.resultKind[slot] = Inline.UNDEFINED;
     this.resultPayload[slot] = NO_PAYLOAD;
     for (let word = 0; word < this.maskWords; word++)
       this.waiters[slot * this.maskWords + word] = 0;
-    Atomics.store(this.state, slot, TaskState.QUEUED);
-    Atomics.store(this.refs, slot, 2); // execution + handle
+    Atomics.store(this.status, slot, TaskState.QUEUED + 2 * REF); // execution + handle
     return id;
   }
 
@@ -222,6 +228,32 @@ export class TaskTable {
       bytes,
       `the arguments of task "${this.nameOf(fnId)}"`,
     );
+  }
+
+  /**
+   * Calls `fn` with the arguments of the task in `slot`, consuming them. Inline arguments are
+   * passed straight from the slot, without building an array.
+   */
+  call(slot: number, fn: (...args: unknown[]) => unknown): unknown {
+    const argKind = this.argKind[slot];
+    if (argKind === OUT_OF_LINE_ARGS) return fn(...this.takeArgs(slot));
+    const arg = (i: number) =>
+      inlineValue(
+        (argKind >>> (COUNT_BITS + KIND_BITS * i)) & ((1 << KIND_BITS) - 1),
+        this.args[slot * INLINE_ARGS + i],
+      );
+    switch (argKind & ((1 << COUNT_BITS) - 1)) {
+      case 0:
+        return fn();
+      case 1:
+        return fn(arg(0));
+      case 2:
+        return fn(arg(0), arg(1));
+      case 3:
+        return fn(arg(0), arg(1), arg(2));
+      default:
+        return fn(arg(0), arg(1), arg(2), arg(3));
+    }
   }
 
   /** The arguments of the task in `slot`; frees their payload (a task reads them once). */
@@ -318,19 +350,7 @@ export class TaskTable {
    * its slot, or -1 if the id is stale, foreign or already collected.
    */
   acquire(id: number): number {
-    const slot = this.pool.resolve(id);
-    if (slot < 0) return -1;
-    for (;;) {
-      const refs = Atomics.load(this.refs, slot);
-      if (refs === 0) return -1; // being released
-      if (Atomics.compareExchange(this.refs, slot, refs, refs + 1) === refs) break;
-    }
-    // The slot may have been released and reused between resolve and the increment.
-    if (this.pool.resolve(id) !== slot) {
-      this.release(slot);
-      return -1;
-    }
-    return slot;
+    return this.#acquire(id, false);
   }
 
   /**
@@ -338,8 +358,21 @@ export class TaskTable {
    * (joins that were already waiting then still get the result).
    */
   acquireForJoin(id: number): number {
-    const slot = this.acquire(id);
-    if (slot >= 0 && Atomics.load(this.handle, slot) !== Handle.OPEN) {
+    return this.#acquire(id, true);
+  }
+
+  #acquire(id: number, needOpenHandle: boolean): number {
+    if (!isWellFormedId(id)) return -1;
+    const slot = id >>> 0;
+    if (slot >= this.capacity) return -1;
+    for (;;) {
+      const status = Atomics.load(this.status, slot);
+      if (refsOf(status) === 0) return -1; // free, or being released
+      if (needOpenHandle && (status & HANDLE_MASK) !== 0) return -1;
+      if (Atomics.compareExchange(this.status, slot, status, status + REF) === status) break;
+    }
+    // The slot may have been released and reused between the id check and the increment.
+    if (this.pool.resolve(id) !== slot) {
       this.release(slot);
       return -1;
     }
@@ -353,30 +386,7 @@ export class TaskTable {
   detach(id: number): boolean {
     const slot = this.acquire(id);
     if (slot < 0) return false;
-    const open =
-      Atomics.compareExchange(this.handle, slot, Handle.OPEN, Handle.DETACHED) === Handle.OPEN;
-    this.release(slot, open ? 2 : 1);
-    return open;
-  }
-
-  /** Drops `count` references (default 1); the last one frees the payloads and the slot. */
-  release(slot: number, count = 1): void {
-    if (Atomics.sub(this.refs, slot, count) !== count) return;
-    if (this.argPayload[slot] !== NO_PAYLOAD) this.#store.free(this.argPayload[slot]);
-    if (this.resultPayload[slot] !== NO_PAYLOAD) this.#store.free(this.resultPayload[slot]);
-    this.argPayload[slot] = NO_PAYLOAD;
-    this.resultPayload[slot] = NO_PAYLOAD;
-    this.pool.free(this.pool.idAt(slot));
-  }
-
-  /**
-   * Registers `endpoint` as waiting for the task in `slot`. False if the task is already done
-   * (nothing to wait for); true if the endpoint will get a notice when it finishes.
-   */
-  addWaiter(slot: number, endpoint: number): boolean {
-    if (Atomics.load(this.state, slot) === TaskState.DONE) return false;
-    Atomics.or(this.waiters, slot * this.maskWords + (endpoint >>> 5), 1 << (endpoint & 31));
-    return Atomics.load(this.state, slot) !== TaskState.DONE;
+    return this.#dropHandle(slot, DETACHED);
   }
 
   /**
@@ -384,18 +394,80 @@ export class TaskTable {
    * when this reader is the first to collect (in one atomic operation).
    */
   releaseCollected(slot: number): void {
-    const first =
-      Atomics.compareExchange(this.handle, slot, Handle.OPEN, Handle.COLLECTED) === Handle.OPEN;
-    this.release(slot, first ? 2 : 1);
+    this.#dropHandle(slot, COLLECTED);
+  }
+
+  // Drops the caller's reference, and the handle's with it if the handle is still OPEN (marking
+  // it `mark`); true if the handle was open.
+  #dropHandle(slot: number, mark: number): boolean {
+    for (;;) {
+      const status = Atomics.load(this.status, slot);
+      const open = (status & HANDLE_MASK) === 0;
+      const next = open ? (status | mark) - 2 * REF : status - REF;
+      if (Atomics.compareExchange(this.status, slot, status, next) !== status) continue;
+      if (refsOf(next) === 0) this.#free(slot);
+      return open;
+    }
+  }
+
+  /** Drops `count` references (default 1); the last one frees the payloads and the slot. */
+  release(slot: number, count = 1): void {
+    if (refsOf(Atomics.sub(this.status, slot, count * REF)) === count) this.#free(slot);
+  }
+
+  #free(slot: number): void {
+    if (this.argPayload[slot] !== NO_PAYLOAD) this.#store.free(this.argPayload[slot]);
+    if (this.resultPayload[slot] !== NO_PAYLOAD) this.#store.free(this.resultPayload[slot]);
+    this.argPayload[slot] = NO_PAYLOAD;
+    this.resultPayload[slot] = NO_PAYLOAD;
+    this.pool.free(this.ids[slot]);
+  }
+
+  /** The state of the task in `slot` (TaskState). */
+  stateOf(slot: number): number {
+    return Atomics.load(this.status, slot) & STATE_MASK;
   }
 
   /**
-   * Marks the task done and calls `notify(endpoint, slot)` for every endpoint waiting for it. The
-   * mask is only read: the task finishes once, so nobody else notifies from it, and a bit set
-   * after this read belongs to a waiter that will see DONE itself.
+   * Marks the queued task in `slot` RUNNING (on group `home`); true if a cancel was requested
+   * before it started. The starter writes RUNNING and reads the flag in one operation, and a
+   * canceller sets the flag and reads the state in one: one of them sees the other.
+   */
+  begin(slot: number, home: number): boolean {
+    this.home[slot] = home;
+    return (Atomics.add(this.status, slot, 1) & CANCEL_BIT) !== 0;
+  }
+
+  /**
+   * Flags the task in `slot` (held by the caller) cancelled; returns its state when flagged: a
+   * RUNNING task's group must be told, a QUEUED one will see the flag when it starts.
+   */
+  flagCancel(slot: number): number {
+    return Atomics.or(this.status, slot, CANCEL_BIT) & STATE_MASK;
+  }
+
+  /**
+   * Registers `endpoint` as waiting for the task in `slot`. False if the task is already done
+   * (nothing to wait for); true if the endpoint will get a notice when it finishes.
+   */
+  addWaiter(slot: number, endpoint: number): boolean {
+    if (this.stateOf(slot) === TaskState.DONE) return false;
+    Atomics.or(this.waiters, slot * this.maskWords + (endpoint >>> 5), 1 << (endpoint & 31));
+    return this.stateOf(slot) !== TaskState.DONE;
+  }
+
+  /**
+   * Marks the running task in `slot` DONE, drops its execution's reference (one atomic
+   * operation), and calls `notify(endpoint, slot)` for every endpoint waiting for it. The mask is
+   * only read: a task finishes once, and a bit set after this read belongs to a waiter that sees
+   * DONE itself. If that was the last reference, nobody waits: the slot is freed instead.
    */
   finish(slot: number, notify: (endpoint: number, slot: number) => void): void {
-    Atomics.store(this.state, slot, TaskState.DONE);
+    const before = Atomics.add(this.status, slot, 1 - REF);
+    if (refsOf(before) === 1) {
+      this.#free(slot);
+      return;
+    }
     const base = slot * this.maskWords;
     for (let word = 0; word < this.maskWords; word++) {
       let mask = Atomics.load(this.waiters, base + word);

@@ -10,7 +10,10 @@
  *
  * Latency: a lone join (nothing else pending) first polls the task's state for a few
  * microseconds. A task handed to a spinning worker finishes within that time, and the answer then
- * comes back without waiting for a futex wake-up (~30 µs each way here).
+ * comes back without waiting for a futex wake-up (~30 µs each way here). Likewise the pump, when
+ * its inbox runs dry while joins are pending, polls it a little before parking: with work in
+ * flight the next completion is usually microseconds away, and sleeping through the gap would
+ * leave the workers idle while this thread is woken.
  */
 import { ErrorCode, type MpscQueue, type ParkingLot, toTimeout, WeftError } from '@weft/shm';
 import type { ControlBlock } from './control-block.ts';
@@ -91,7 +94,7 @@ export class ThreadEndpoint {
   readonly onJoined = (slot: number): void => {
     const list = this.#waiting.get(slot);
     // A late notice (its joiner timed out, or collected while spinning) finds nobody.
-    if (list === undefined || Atomics.load(this.#table.state, slot) !== TaskState.DONE) return;
+    if (list === undefined || this.#table.stateOf(slot) !== TaskState.DONE) return;
     this.#waiting.delete(slot);
     for (const joiner of list) this.#collect(slot, joiner);
   };
@@ -108,12 +111,22 @@ export class ThreadEndpoint {
     this.#waiting.clear();
   }
 
-  #spinUntilDone(slot: number): boolean {
+  // Polls the inbox for up to SPIN_NS; true as soon as a notice is there.
+  #pollInbox(): boolean {
     if (!this.#spin) return false;
-    const state = this.#table.state;
     const deadline = process.hrtime.bigint() + SPIN_NS;
     do {
-      for (let i = 0; i < 64; i++) if (Atomics.load(state, slot) === TaskState.DONE) return true;
+      for (let i = 0; i < 64; i++) if (this.#inbox.size() > 0) return true;
+    } while (process.hrtime.bigint() < deadline);
+    return false;
+  }
+
+  #spinUntilDone(slot: number): boolean {
+    if (!this.#spin) return false;
+    const table = this.#table;
+    const deadline = process.hrtime.bigint() + SPIN_NS;
+    do {
+      for (let i = 0; i < 64; i++) if (table.stateOf(slot) === TaskState.DONE) return true;
     } while (process.hrtime.bigint() < deadline);
     return false;
   }
@@ -150,7 +163,7 @@ export class ThreadEndpoint {
         for (let i = 0; i < count; i++) this.onJoined(this.#notices[i] >>> 3);
         // After a burst, let the settled joins' continuations run (they may join more); when
         // the inbox is empty, sleep until a group signals.
-        if (count > 0) await null;
+        if (count > 0 || this.#pollInbox()) await null;
         else await this.#lot.waitAsync(seen);
       }
     } finally {

@@ -25,9 +25,7 @@ export function recoverDeadGroup(block: ControlBlock, group: number, cause: stri
   // The task it was running, if that task is indeed still running there.
   const current = status[GroupStatus.CURRENT];
   const culprit =
-    current >= 0 &&
-    Atomics.load(table.state, current) === TaskState.RUNNING &&
-    table.home[current] === group
+    current >= 0 && table.stateOf(current) === TaskState.RUNNING && table.home[current] === group
       ? current
       : -1;
   const blamedFn = culprit >= 0 ? table.fn[culprit] : -1;
@@ -53,8 +51,7 @@ export function recoverDeadGroup(block: ControlBlock, group: number, cause: stri
   const wake = (endpoint: number, slot: number) =>
     block.post(endpoint, notice(slot, Notice.JOINED));
   for (let slot = 0; slot < table.capacity; slot++) {
-    if (Atomics.load(table.state, slot) !== TaskState.RUNNING || table.home[slot] !== group)
-      continue;
+    if (table.stateOf(slot) !== TaskState.RUNNING || table.home[slot] !== group) continue;
     const name = table.nameOf(table.fn[slot]);
     table.writeError(
       slot,
@@ -66,7 +63,6 @@ export function recoverDeadGroup(block: ControlBlock, group: number, cause: stri
       ),
     );
     table.finish(slot, wake);
-    table.release(slot);
   }
   if (blamedFn >= 0) Atomics.add(block.poison, blamedFn, 1);
   return requeue;
