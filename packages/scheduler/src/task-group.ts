@@ -152,8 +152,9 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
   readonly #options: GroupOptions;
   readonly #ready = new Denque<Fiber>();
   readonly #yielded = new Denque<Fiber>();
-  // Fibers started here and not finished, by task slot.
-  readonly #fibers: (Fiber | undefined)[] = [];
+  // Fibers started here and not finished, by task slot: sized up front, because writes at
+  // scattered slot indices would turn a growing array into a slow dictionary.
+  readonly #fibers: (Fiber | undefined)[];
   // This group's fibers waiting for a task, by the task's slot.
   readonly #joiners = new Map<number, Fiber | Fiber[]>();
   // This group's fibers waiting on a butex, oldest first, by butex slot.
@@ -185,6 +186,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     this.#lot = block.lots[index];
     this.#status = block.status[index];
     this.#options = options;
+    this.#fibers = new Array<Fiber | undefined>(block.table.capacity).fill(undefined);
     this.#stride = STRIDES[index % STRIDES.length];
     this.#seed = (index + 1) * 2654435761;
     localGroups.set(block, this);
