@@ -342,7 +342,9 @@ async function forkJoinRows(peers: Pool[], probeSpeedup: number): Promise<Row[]>
       unit: '×',
       better: 'higher',
       goal: Number((0.9 * probeSpeedup).toFixed(2)),
-      note: `goal: 0.9 × the CPU probe's ${probeSpeedup.toFixed(2)}× in this run`,
+      note:
+        `goal: 0.9 × the CPU probe's ${probeSpeedup.toFixed(2)}× in this run; speed-up by workers: ` +
+        [...weftTimes].map(([w, t]) => `${w}: ${(plain.median / t.median).toFixed(2)}×`).join(', '),
     },
     {
       name: `fib(${FIB_N}) fork-join time, 2 workers`,

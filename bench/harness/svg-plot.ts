@@ -23,9 +23,9 @@ export interface Chart {
   series: Series[];
 }
 
-const WIDTH = 640;
+const WIDTH = 680;
 const HEIGHT = 400;
-const MARGIN = { left: 60, right: 160, top: 40, bottom: 50 };
+const MARGIN = { left: 60, right: 200, top: 40, bottom: 50 };
 
 function escapeXml(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
