@@ -126,3 +126,22 @@ test('a task module that fails to load fails the start with E_WORKER_BOOT', asyn
     message: /failed to start: this task module is broken/,
   });
 });
+
+test('stress: 300 fork-join trees at once from the main thread on 3 workers, every result right', async (t) => {
+  t.timeout(120_000);
+  const sched = await startFor(t, { workers: 3, tasks });
+  const expected = [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610];
+  const ns = Array.from({ length: 300 }, (_, i) => 5 + (i % 11));
+  const results = await Promise.all(ns.map((n) => sched.run(fib, n)));
+  t.deepEqual(
+    results,
+    ns.map((n) => expected[n]),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const stats = sched.stats();
+  t.is(stats.pendingJoins, 0);
+  t.true(
+    stats.groups.every((g) => g.liveFibers === 0),
+    'no fiber left behind',
+  );
+});
