@@ -131,15 +131,15 @@ export class TimerBlock {
   }
 
   /**
-   * The deadline the timer thread will wake at, read under the seqlock; -Infinity while the
-   * thread is rewriting it (so a producer then wakes it, to be safe).
+   * The deadline the timer thread will wake at, read under the seqlock; +Infinity while the
+   * thread is rewriting it, so that a producer then wakes it, to be safe.
    */
   readNearest(): number {
     const before = Atomics.load(this.control, TimerControl.NEAREST_SEQ);
     this.#scratchHalves[0] = Atomics.load(this.#nearest, 0);
     this.#scratchHalves[1] = Atomics.load(this.#nearest, 1);
     if ((before & 1) !== 0 || Atomics.load(this.control, TimerControl.NEAREST_SEQ) !== before) {
-      return Number.NEGATIVE_INFINITY;
+      return Number.POSITIVE_INFINITY;
     }
     return this.#scratch[0];
   }

@@ -102,7 +102,12 @@ function fireDue(): void {
     if (target === -1) continue; // cancelled since it was scheduled
     deliver(target);
     table.retire(slot, state);
-    if ((++fired & 63) === 0) time = now();
+    if ((++fired & 63) === 0) {
+      // A long batch: take in timers scheduled meanwhile, so that one due already is not left
+      // waiting behind the rest of the batch.
+      drainBuckets();
+      time = now();
+    }
   }
   for (const endpoint of toSignal) endpoint.lot.signal();
   toSignal.clear();
