@@ -29,10 +29,11 @@ test('halting the scope cancels a runTask task: its finally blocks run', async (
   await run(function* () {
     const scheduler = yield* useScheduler({ workers: 1, tasks, data });
     const waiting = yield* spawn(() => runTask(scheduler, longSleep));
-    yield* sleep(50);
+    const cells = new Int32Array(data.cells);
+    while (Atomics.load(cells, 4) === 0) yield* sleep(5); // running, not just queued
     yield* waiting.halt();
   });
-  t.is(Atomics.load(new Int32Array(data.cells), 3), 1);
+  t.is(Atomics.load(new Int32Array(data.cells), 3), 1, 'the task unwound through its finally');
 });
 
 test('a fiber waits on an effection operation through fromOperation', async (t) => {

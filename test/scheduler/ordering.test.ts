@@ -89,3 +89,19 @@ test.serial('run with an AbortSignal cancels the task when aborted', async (t) =
   await t.throwsAsync(sched.run(sleeper, 60_000, { signal: aborted }), { code: 'E_CANCELLED' });
   t.false(events.includes('sleeper woke'));
 });
+
+test.serial(
+  'a parked group is woken by the timer thread for a fiber sleep, never early',
+  async (t) => {
+    t.timeout(30_000);
+    const sched = await startFor(t, { workers: 1, tasks });
+    await sched.run(sleeper, 1); // warm
+    await new Promise((resolve) => setTimeout(resolve, 30)); // the group parks
+    const parksBefore = sched.stats().groups[0].parks;
+    const start = performance.now();
+    await sched.run(sleeper, 40);
+    t.true(performance.now() - start >= 39.5, 'not early');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    t.true(sched.stats().groups[0].parks > parksBefore, 'the group parked while the fiber slept');
+  },
+);

@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ControlBlock, type ControlSizes } from './control-block.ts';
 import { setWorkerSchedulerData } from './scheduler-data.ts';
 import { reviveSyncPrimitives } from './sync.ts';
-import { TaskGroup } from './task-group.ts';
+import { type GroupOptions, TaskGroup } from './task-group.ts';
 import { registeredNames, TaskCatalog } from './task-registry.ts';
 
 /** What the scheduler passes in `workerData`. */
@@ -20,11 +20,12 @@ export interface GroupWorkerData {
   data: unknown;
 }
 
-/** The scheduler's second message: the shared state to run on. */
+/** The scheduler's second message: the shared state to run on, and the timer service. */
 export interface GroupStart {
   buffer: SharedArrayBuffer;
   sizes: ControlSizes;
   names: string[];
+  timers: GroupOptions['timers'];
 }
 
 /** What a worker reports after importing its task modules. */
@@ -39,11 +40,12 @@ setWorkerSchedulerData(data);
 try {
   for (const url of taskModules) await import(url);
   port.postMessage({ type: 'registered', names: registeredNames() } satisfies BootReport);
-  port.once('message', ({ buffer, sizes, names }: GroupStart) => {
+  port.once('message', ({ buffer, sizes, names, timers }: GroupStart) => {
     const block = new ControlBlock(buffer, sizes, names);
     block.table.revive = (value, bytes) => reviveSyncPrimitives(value, bytes, block);
     const group = new TaskGroup(block, new TaskCatalog(names), index, {
       data,
+      timers,
       worker: true,
       onStop: () => port.close(),
     });

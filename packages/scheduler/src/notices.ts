@@ -1,8 +1,9 @@
 /**
  * Notices: the int32 messages that endpoints' inboxes carry, `slot << 3 | kind`.
  *
- * A notice names a task slot (or a butex slot) and what happened to it; the receiving thread
- * looks up its own waiters for that slot. Slots are below 2^28, so the kind fits in three bits.
+ * A notice names a task slot (or a butex slot, or a group's timer number) and what happened to it;
+ * the receiving thread looks up its own waiters for that number. Numbers are below 2^28, so the
+ * kind fits in three bits; timer numbers are below 2^22, so a timer notice fits a timer token.
  */
 
 /** What a notice is about. */
@@ -15,6 +16,8 @@ export const Notice = {
   BUTEX_ONE: 2,
   /** Butex `slot` was woken: wake all of this group's fibers waiting on it. */
   BUTEX_ALL: 3,
+  /** The group's timer number `slot` fired (sent by the timer thread): run what it was for. */
+  TIMER: 4,
 } as const;
 
 /** Encodes a notice. */

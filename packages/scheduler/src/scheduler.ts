@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, requireInteger, WeftError, WeftTypeError } from '@weft/shm';
+import { TimerService } from '@weft/timers';
 import Denque from 'denque';
 import { Control, ControlBlock, type ControlSizes, Counter, GroupStatus } from './control-block.ts';
 import type { JoinOptions, TaskId } from './effects.ts';
@@ -47,6 +48,11 @@ export interface SchedulerOptions {
   maxButexes?: number;
   /** A value every worker receives, read in tasks with schedulerData(). */
   data?: unknown;
+  /**
+   * The timer service for sleeps and timeouts (default: the scheduler starts its own, and stops
+   * it on close). Pass one to share a timer thread between schedulers.
+   */
+  timers?: TimerService;
 }
 
 /** Options of `close`. */
@@ -140,6 +146,10 @@ export class Scheduler {
   // One per group: its worker, or undefined when the group runs on this thread (workers: 0).
   readonly #workers: (Worker | undefined)[];
   readonly #localGroup: TaskGroup | undefined;
+  readonly #timers: TimerService;
+  readonly #ownTimers: boolean;
+  // The timer endpoint of each group (its inbox and lot, registered with the timer service).
+  readonly #timerEndpoints: number[];
   // Tasks spawned from here that found every remote queue full; submitted as room appears.
   readonly #overflow = new Denque<number>();
   // Groups that can take tasks: false while a dead group's worker is being replaced.
@@ -172,15 +182,35 @@ export class Scheduler {
       maxButexes,
     };
 
+    const ownTimers = options.timers === undefined;
+    const timers =
+      options.timers ?? (await TimerService.start({ capacity: Math.max(maxTasks, 4096) }));
+    try {
+      return await Scheduler.#start(workers, sizes, modules, options.data, timers, ownTimers);
+    } catch (error) {
+      if (ownTimers) await timers.stop();
+      throw error;
+    }
+  }
+
+  static async #start(
+    workers: number,
+    sizes: ControlSizes,
+    modules: string[],
+    data: unknown,
+    timers: TimerService,
+    ownTimers: boolean,
+  ): Promise<Scheduler> {
+    const launch = (block: ControlBlock, names: string[], threads: (Worker | undefined)[]) =>
+      new Scheduler(block, new TaskCatalog(names), modules, data, threads, timers, ownTimers);
     if (workers === 0) {
       for (const url of modules) await import(url);
       const names = registeredNames();
-      const block = ControlBlock.create(sizes, names);
-      return new Scheduler(block, new TaskCatalog(names), modules, options.data, [undefined]);
+      return launch(ControlBlock.create(sizes, names), names, [undefined]);
     }
 
     const booted = await Promise.allSettled(
-      Array.from({ length: workers }, (_, index) => bootWorker(index, modules, options.data)),
+      Array.from({ length: workers }, (_, index) => bootWorker(index, modules, data)),
     );
     const failure = booted.find((result) => result.status === 'rejected');
     const ready = booted.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
@@ -189,14 +219,20 @@ export class Scheduler {
       const names = ready[0].names;
       for (const [index, boot] of ready.entries()) checkRegistry(index, boot.names, names);
       const block = ControlBlock.create(sizes, names);
-      for (const { worker } of ready) startWorker(worker, { buffer: block.buffer, sizes, names });
-      return new Scheduler(
+      const scheduler = launch(
         block,
-        new TaskCatalog(names),
-        modules,
-        options.data,
+        names,
         ready.map((boot) => boot.worker),
       );
+      for (const [index, { worker }] of ready.entries()) {
+        startWorker(worker, {
+          buffer: block.buffer,
+          sizes,
+          names,
+          timers: scheduler.#timersFor(index),
+        });
+      }
+      return scheduler;
     } catch (error) {
       await Promise.all(ready.map(({ worker }) => worker.terminate()));
       throw error;
@@ -209,7 +245,14 @@ export class Scheduler {
     modules: string[],
     data: unknown,
     workers: (Worker | undefined)[],
+    timers: TimerService,
+    ownTimers: boolean,
   ) {
+    this.#timers = timers;
+    this.#ownTimers = ownTimers;
+    this.#timerEndpoints = workers.map((_, g) =>
+      timers.addEndpoint(block.buffer, block.inboxes[g].byteOffset, block.lots[g].byteOffset),
+    );
     this.#block = block;
     this.#catalog = catalog;
     this.#modules = modules;
@@ -221,7 +264,11 @@ export class Scheduler {
     const groups = block.groups;
     this.#endpoint = new ThreadEndpoint(block, groups, workers[0] !== undefined);
     if (workers[0] === undefined) {
-      this.#localGroup = new TaskGroup(block, catalog, 0, { data, worker: false });
+      this.#localGroup = new TaskGroup(block, catalog, 0, {
+        data,
+        timers: this.#timersFor(0),
+        worker: false,
+      });
       this.#localGroup.run();
     } else {
       for (const [index, worker] of workers.entries()) this.#supervise(worker as Worker, index);
@@ -373,6 +420,12 @@ export class Scheduler {
             }),
       ),
     );
+    if (this.#ownTimers) await this.#timers.stop();
+  }
+
+  // What group `index` needs to use the timer service.
+  #timersFor(index: number): { handle: TimerService['handle']; endpoint: number } {
+    return { handle: this.#timers.handle, endpoint: this.#timerEndpoints[index] };
   }
 
   #outstanding(): number {
@@ -457,7 +510,12 @@ export class Scheduler {
       }
       this.#workers[index] = worker;
       this.#supervise(worker, index);
-      startWorker(worker, { buffer: this.#block.buffer, sizes: this.#block.sizes, names });
+      startWorker(worker, {
+        buffer: this.#block.buffer,
+        sizes: this.#block.sizes,
+        names,
+        timers: this.#timersFor(index),
+      });
       this.#alive[index] = true;
     } catch (error) {
       // Cannot replace it: the remaining groups carry on; its queues stay empty.

@@ -39,12 +39,12 @@ import {
   WeftTypeError,
   type WorkStealingDeque,
 } from '@weft/shm';
+import { TimerClient, type TimerHandle } from '@weft/timers';
 import Denque from 'denque';
 import type { LocalButexWaker } from './butex-table.ts';
 import { Control, type ControlBlock, Counter, GroupStatus } from './control-block.ts';
 import { CONTINUE, Effect, type EffectHost, PARK, type Step } from './effects.ts';
 import { asyncFiber, enterFiber, Fiber, Resume } from './fiber.ts';
-import { LocalTimers } from './local-timers.ts';
 import { Notice, notice } from './notices.ts';
 import { cancelledError, staleTaskError } from './task-errors.ts';
 import type { TaskCatalog, TaskRef } from './task-registry.ts';
@@ -52,7 +52,7 @@ import { TaskState, type TaskTable } from './task-table.ts';
 
 /** Polls of the queues before parking (~20 µs here). */
 const SPIN_ROUNDS = 2000;
-/** Steps between looks at the clock (timers, and whether the event loop is owed a turn). */
+/** Steps between looks at the clock (is the event loop owed a turn?). */
 const STEPS_PER_TURN = 64;
 /** A busy group returns to its event loop at least this often, in milliseconds. */
 const TURN_INTERVAL_MS = 2;
@@ -70,8 +70,13 @@ export const POISON_LIMIT = 3;
 // Steal strides: primes larger than any group count weft allows, so each is coprime with it.
 const STRIDES = [1031, 1033, 1039, 1049, 1051, 1061, 1063, 1069];
 
+/** Timer numbers (in TIMER notices) are below this, so a notice fits a timer token. */
+const TIMER_NUMBERS = 2 ** 22;
+
 /** How a group behaves on its thread, and what it offers its tasks. */
 export interface GroupOptions {
+  /** The timer service, and the endpoint number it knows this group's inbox and lot by. */
+  timers: { handle: TimerHandle; endpoint: number };
   /** The scheduler's `data` option, returned by schedulerData() in this group's tasks. */
   data: unknown;
   /**
@@ -159,7 +164,10 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
   readonly #joiners = new Map<number, Fiber | Fiber[]>();
   // This group's fibers waiting on a butex, oldest first, by butex slot.
   readonly #butexWaiters = new Map<number, Denque<Fiber>>();
-  readonly #timers = new LocalTimers();
+  readonly #timerClient: TimerClient;
+  // What each of this group's pending timers is for, by its timer number.
+  readonly #timerWaits = new Map<number, () => void>();
+  #nextTimer = 0;
   readonly #notices = new Int32Array(INBOX_BATCH);
   // Counts not yet published to the shared counters (see Counter).
   readonly #counts = new Float64Array(Object.keys(Counter).length);
@@ -187,6 +195,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     this.#status = block.status[index];
     this.#options = options;
     this.#fibers = new Array<Fiber | undefined>(block.table.capacity).fill(undefined);
+    this.#timerClient = TimerClient.attach(options.timers.handle);
     this.#stride = STRIDES[index % STRIDES.length];
     this.#seed = (index + 1) * 2654435761;
     localGroups.set(block, this);
@@ -218,7 +227,6 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
         setImmediate(this.run);
         return;
       }
-      if (this.#timers.fireDue() > 0) continue;
       if (this.#options.worker && this.#spin()) continue;
       // Park: count ourselves as parked, read the lot, then look once more.
       Atomics.add(control, Control.PARKED, 1);
@@ -229,8 +237,9 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
       }
       this.#counts[Counter.PARKS]++;
       this.#publish();
-      const keepAlive = this.#options.worker || this.#live > 0 || this.#timers.size > 0;
-      this.#lot.waitAsync(seen, this.#timers.nextDelay(), { ref: keepAlive }).then((result) => {
+      // No timeout: the timer thread signals this lot when one of this group's timers fires.
+      const keepAlive = this.#options.worker || this.#live > 0 || this.#timerWaits.size > 0;
+      this.#lot.waitAsync(seen, undefined, { ref: keepAlive }).then((result) => {
         Atomics.sub(control, Control.PARKED, 1);
         if (result === 'stopped') this.#stop();
         else this.run();
@@ -246,7 +255,6 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     for (;;) {
       if (++steps >= STEPS_PER_TURN) {
         steps = 0;
-        this.#timers.fireDue();
         if (!this.#options.worker || this.#asyncPending > 0 || performance.now() >= turnAt) {
           return false;
         }
@@ -316,6 +324,12 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
         case Notice.BUTEX_ALL:
           this.wakeButex(slot, true);
           break;
+        case Notice.TIMER: {
+          const fire = this.#timerWaits.get(slot);
+          this.#timerWaits.delete(slot);
+          fire?.(); // absent: the wait it was for ended first
+          break;
+        }
       }
     }
     return count > 0;
@@ -343,10 +357,10 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     if (this.#ready.length > 0 || this.#yielded.length > 0) return true;
     if (this.#inbox.size() > 0 || this.#remote.size() > 0) return true;
     const deques = this.#block.deques;
-    for (let g = 0; g < deques.length; g++)
+    for (let g = 0; g < deques.length; g++) {
       if (g !== this.index && deques[g].size() > 0) return true;
-    const next = this.#timers.nextDelay();
-    return next !== undefined && next === 0;
+    }
+    return false;
   }
 
   #spin(): boolean {
@@ -592,6 +606,28 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     return CONTINUE;
   }
 
+  /**
+   * Runs `fire` on this group after `ms` milliseconds, through the timer thread (its notice comes
+   * to this group's inbox). `cancel` makes sure it will not run.
+   */
+  #after(ms: number, fire: () => void): { cancel(): void } {
+    let number = this.#nextTimer;
+    while (this.#timerWaits.has(number)) number = (number + 1) % TIMER_NUMBERS;
+    this.#nextTimer = (number + 1) % TIMER_NUMBERS;
+    const timers = this.#options.timers;
+    const id = this.#timerClient.schedule(ms, {
+      endpoint: timers.endpoint,
+      token: notice(number, Notice.TIMER),
+    });
+    this.#timerWaits.set(number, fire);
+    return {
+      cancel: () => {
+        this.#timerWaits.delete(number); // a notice already on its way finds nothing
+        this.#timerClient.unschedule(id);
+      },
+    };
+  }
+
   // ---- Effects ---------------------------------------------------------------------------------
 
   spawn(fiber: Fiber, ref: TaskRef, args: unknown[], urgent: boolean): Step {
@@ -639,7 +675,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     else this.#joiners.set(slot, [waiting, fiber]);
     const wait = new JoinWait(this, fiber, slot);
     if (timeout !== undefined) {
-      wait.timer = this.#timers.add(timeout, () => {
+      wait.timer = this.#after(timeout, () => {
         wait.undo();
         this.#fail(
           fiber,
@@ -733,7 +769,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
       return this.#fail(fiber, error);
     }
     this.#continue(fiber, undefined);
-    const timer = this.#timers.add(delay, () => this.#resume(fiber));
+    const timer = this.#after(delay, () => this.#resume(fiber));
     fiber.wait = { undo: () => timer.cancel() };
     return PARK;
   }
@@ -821,7 +857,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
       }
     });
     if (timeout !== undefined) {
-      wait.timer = this.#timers.add(timeout, () => {
+      wait.timer = this.#after(timeout, () => {
         wait.undo();
         this.#continue(fiber, 'timed-out');
         this.#resume(fiber);

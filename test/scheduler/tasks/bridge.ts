@@ -23,8 +23,9 @@ export const bridgedForever = task('bridgedForever', function* () {
   });
 });
 
-/** Sleeps long; records in cell 3 that its finally ran. */
+/** Records in cell 4 that it started; sleeps long; records in cell 3 that its finally ran. */
 export const longSleep = task('longSleep', function* () {
+  Atomics.store(cells(), 4, 1);
   try {
     yield* sleep(60_000);
   } finally {
