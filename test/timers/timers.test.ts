@@ -204,6 +204,52 @@ test('a callback that throws is reported on its thread; other timers still fire'
   t.deepEqual(ran, ['after']);
 });
 
+test('clearTimer: a callback cleared after its timer fired never runs; stale handles clear nothing', async (t) => {
+  t.timeout(30_000);
+  const client = (await startFor(t, { capacity: 8 })).client();
+  const ran: string[] = [];
+  const cleared = client.setTimer(() => ran.push('cleared'), 1);
+  // Block this thread past the deadline: the timer thread fires it into our inbox meanwhile.
+  const until = client.now() + 30;
+  while (client.now() < until);
+  t.true(client.clearTimer(cleared), 'pending here, though fired there');
+  t.false(client.clearTimer(cleared), 'already cleared');
+  t.is(client.pendingCallbacks, 0);
+  const first = await new Promise<number>((resolve) => {
+    const handle = client.setTimer(() => resolve(handle), 1);
+  });
+  // The next setTimer reuses the token of the one that ran: the old handle must not clear it.
+  const reused = new Promise<void>((resolve) => client.setTimer(resolve, 5));
+  t.false(client.clearTimer(first), 'a handle whose callback ran');
+  await reused;
+  t.deepEqual(ran, [], 'the cleared callback never ran');
+  for (const garbage of [-1, 1.5, Number.NaN, 2 ** 52, 'x', null, undefined]) {
+    t.false(client.clearTimer(garbage as never));
+  }
+  // A full table refuses the setTimer and keeps no trace of it.
+  const handles = Array.from({ length: 8 }, () => client.setTimer(() => ran.push('late'), 60_000));
+  t.throws(() => client.setTimer(() => {}, 60_000), { code: ErrorCode.CAPACITY });
+  t.is(client.pendingCallbacks, 8);
+  for (const handle of handles) t.true(client.clearTimer(handle));
+  t.is(client.pendingCallbacks, 0);
+});
+
+test('stop: pending setTimer callbacks never run, the thread is free to exit, later timers are refused', async (t) => {
+  t.timeout(30_000);
+  const service = await TimerService.start();
+  const client = service.client();
+  let ran = false;
+  client.setTimer(() => {
+    ran = true;
+  }, 20);
+  t.deepEqual(await service.stop(), { pending: 1 });
+  await pause(40);
+  t.false(ran);
+  // (Were the pump still parked, this test file would never exit.)
+  t.throws(() => client.setTimer(() => {}, 1), { code: ErrorCode.CLOSED, message: /stopped/ });
+  t.throws(() => client.schedule(1, { endpoint: 0 }), { code: ErrorCode.CLOSED });
+});
+
 test('bad input: delays, targets and ids', async (t) => {
   const service = await startFor(t, { capacity: 4 });
   const client = service.client();

@@ -32,6 +32,9 @@ import type { TimerRing } from './timer-ring.ts';
 import type { UnscheduleResult } from './timer-table.ts';
 import { encodeTarget, NO_TOKEN } from './timer-target.ts';
 
+/** setTimer tokens one thread can have busy at once (all a target's token bits allow). */
+const TOKENS = NO_TOKEN;
+
 /** What a thread needs to attach to a timer service (structured-cloneable). */
 export interface TimerHandle {
   buffer: SharedArrayBuffer;
@@ -86,9 +89,16 @@ export class TimerClient {
   #endpoint = -1;
   #inbox: MpscQueue | undefined;
   #lot: ParkingLot | undefined;
-  readonly #callbacks = new Map<number, { id: number; fn: () => void }>();
-  readonly #tokens = new Map<number, number>();
-  #nextToken = 0;
+  // setTimer callbacks live in dense arrays indexed by token (Maps of 100k entries cost more
+  // than the whole schedule). A token is busy from setTimer until its firing has been seen here
+  // or it was removed before firing; `handles[token]` is the handle setTimer returned for it,
+  // `token + k * TOKENS` for its k-th use, so a stale handle never clears a newer timer.
+  readonly #fns: Array<(() => void) | undefined> = [];
+  readonly #ids: number[] = [];
+  readonly #handles: number[] = [];
+  readonly #freeTokens: number[] = [];
+  #busyTokens = 0;
+  #pendingCallbacks = 0;
   #pumping = false;
 
   /** This thread's client of the service `handle` names (one per thread and service). */
@@ -130,13 +140,78 @@ export class TimerClient {
   /**
    * Schedules a timer: after `delayOrDeadline` (ms from now, or `{ at }` on the timer clock; 0 is
    * as soon as possible), `target` fires. Returns the timer's id. E_CAPACITY when the table is
-   * full.
+   * full, E_CLOSED once the service has stopped.
    */
   schedule(delayOrDeadline: DelayOrDeadline, target: TimerTarget): number {
     const deadline = requireTime(delayOrDeadline);
+    return this.#push(deadline, this.#packTarget(target));
+  }
+
+  /** Cancels timer `id`: 0 removed before running, 1 running now, -1 not found or already fired. */
+  unschedule(id: number): UnscheduleResult {
+    return this.#block.table.cancel(id);
+  }
+
+  /**
+   * Calls `fn` on this thread after `ms` milliseconds (setTimeout's shape). Returns a handle for
+   * clearTimer (not a timer id: the timer belongs to this client).
+   */
+  setTimer(fn: () => void, ms: number): number {
+    if (typeof fn !== 'function') {
+      throw new WeftTypeError(
+        ErrorCode.INVALID_ARGUMENT,
+        `setTimer needs a function, got ${describe(fn)}`,
+      );
+    }
+    const deadline = requireTime(ms);
+    const endpoint = this.#ownEndpoint();
+    const token = this.#takeToken();
+    let id: number;
+    try {
+      id = this.#push(deadline, encodeTarget(endpoint, token));
+    } catch (error) {
+      this.#giveBackToken(token);
+      throw error;
+    }
+    this.#fns[token] = fn;
+    this.#ids[token] = id;
+    this.#pendingCallbacks++;
+    if (!this.#pumping) void this.#pump();
+    return this.#handles[token];
+  }
+
+  /**
+   * Cancels a setTimer callback; true if it was pending. As with clearTimeout, a callback cleared
+   * before it ran never runs, even if its timer already fired on the timer thread.
+   */
+  clearTimer(handle: number): boolean {
+    if (typeof handle !== 'number') return false;
+    const token = handle % TOKENS;
+    if (this.#handles[token] !== handle || this.#fns[token] === undefined) return false;
+    this.#fns[token] = undefined;
+    this.#pendingCallbacks--;
+    // Removed before firing: the token is free now. Otherwise its firing is on its way to the
+    // inbox, and the pump frees the token when it arrives.
+    if (this.unschedule(this.#ids[token]) === 0) {
+      this.#giveBackToken(token);
+      // Nothing left to wait for: wake the pump so it stops holding the event loop open.
+      if (this.#busyTokens === 0 && this.#pumping) this.#lot?.signal();
+    }
+    return true;
+  }
+
+  /** setTimer callbacks pending on this thread. */
+  get pendingCallbacks(): number {
+    return this.#pendingCallbacks;
+  }
+
+  // Takes a slot of the timer table and pushes the timer into this thread's bucket.
+  #push(deadline: number, packedTarget: number): number {
     const block = this.#block;
-    const packed = this.#packTarget(target);
-    const id = block.table.add(packed);
+    if (Atomics.load(block.control, TimerControl.STOP) !== 0) {
+      throw new WeftError(ErrorCode.CLOSED, 'this timer service has been stopped');
+    }
+    const id = block.table.add(packedTarget);
     if (id === -1) {
       throw new WeftError(
         ErrorCode.CAPACITY,
@@ -155,42 +230,31 @@ export class TimerClient {
     return id;
   }
 
-  /** Cancels timer `id`: 0 removed before running, 1 running now, -1 not found or already fired. */
-  unschedule(id: number): UnscheduleResult {
-    return this.#block.table.cancel(id);
-  }
-
-  /** Calls `fn` on this thread after `ms` milliseconds (setTimeout's shape); returns the timer id. */
-  setTimer(fn: () => void, ms: number): number {
-    if (typeof fn !== 'function') {
-      throw new WeftTypeError(
-        ErrorCode.INVALID_ARGUMENT,
-        `setTimer needs a function, got ${describe(fn)}`,
+  #takeToken(): number {
+    this.#busyTokens++;
+    const token = this.#freeTokens.pop();
+    if (token !== undefined) {
+      this.#handles[token] += TOKENS;
+      return token;
+    }
+    const fresh = this.#handles.length;
+    if (fresh === TOKENS) {
+      this.#busyTokens--;
+      throw new WeftError(
+        ErrorCode.CAPACITY,
+        `this thread has ${TOKENS} setTimer callbacks pending, the most one thread can have`,
       );
     }
-    const endpoint = this.#ownEndpoint();
-    let token = this.#nextToken;
-    while (this.#callbacks.has(token)) token = (token + 1) % NO_TOKEN;
-    this.#nextToken = (token + 1) % NO_TOKEN;
-    const id = this.schedule(ms, { endpoint, token });
-    this.#callbacks.set(token, { id, fn });
-    this.#tokens.set(id, token);
-    if (!this.#pumping) void this.#pump();
-    return id;
+    this.#handles.push(fresh);
+    this.#fns.push(undefined);
+    this.#ids.push(0);
+    return fresh;
   }
 
-  /** Cancels a setTimer timer; true if it was pending (its callback will not run). */
-  clearTimer(id: number): boolean {
-    const token = this.#tokens.get(id);
-    if (token === undefined || this.unschedule(id) !== 0) return false;
-    this.#tokens.delete(id);
-    this.#callbacks.delete(token);
-    return true;
-  }
-
-  /** setTimer callbacks pending on this thread. */
-  get pendingCallbacks(): number {
-    return this.#callbacks.size;
+  #giveBackToken(token: number): void {
+    this.#busyTokens--;
+    this.#fns[token] = undefined;
+    this.#freeTokens.push(token);
   }
 
   #packTarget(target: TimerTarget): number {
@@ -238,28 +302,29 @@ export class TimerClient {
     );
   }
 
-  // Runs fired callbacks while any are pending; parks on the endpoint's lot between them.
+  // Runs fired callbacks while any tokens are busy and the service runs; parks on the endpoint's
+  // lot between them.
   async #pump(): Promise<void> {
     this.#pumping = true;
     const inbox = this.#inbox as MpscQueue;
     const lot = this.#lot as ParkingLot;
     try {
-      while (this.#callbacks.size > 0) {
+      while (this.#busyTokens > 0) {
         const seen = lot.state();
-        let ran = false;
+        let popped = false;
         for (let token = inbox.pop(); token !== undefined; token = inbox.pop()) {
-          const entry = this.#callbacks.get(token);
-          if (entry === undefined) continue; // cleared while firing
-          this.#callbacks.delete(token);
-          this.#tokens.delete(entry.id);
-          ran = true;
+          popped = true;
+          const fn = this.#fns[token];
+          this.#giveBackToken(token);
+          if (fn === undefined) continue; // cleared after its timer fired
+          this.#pendingCallbacks--;
           try {
-            entry.fn();
+            fn();
           } catch (error) {
             this.#onError(error);
           }
         }
-        if (!ran) await lot.waitAsync(seen);
+        if (!popped && (await lot.waitAsync(seen)) === 'stopped') break; // the service stopped
       }
     } finally {
       this.#pumping = false;

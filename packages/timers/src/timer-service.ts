@@ -12,6 +12,7 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { ErrorCode, requireInteger, WeftError } from '@weft/shm';
 import { type BucketMode, TimerBlock, TimerControl, type TimerSizes } from './timer-block.ts';
 import { TimerClient, type TimerHandle } from './timer-client.ts';
+import { TimerTable } from './timer-table.ts';
 import { MAX_ENDPOINTS } from './timer-target.ts';
 import type { EndpointRegistration, TimerThreadData } from './timer-thread.ts';
 
@@ -42,8 +43,9 @@ export interface TimerStats {
   /** Entries in the timer thread's heap (cancelled ones until swept) and its bytes. */
   heapEntries: number;
   heapBytes: number;
-  /** Bytes of the service's shared buffer. */
+  /** Bytes of the service's shared buffer, and of the timer table within it (per slot: ~20). */
   sharedBytes: number;
+  tableBytes: number;
 }
 
 const entry = new URL('./timer-thread.ts', import.meta.url);
@@ -138,6 +140,7 @@ export class TimerService {
       heapEntries: Atomics.load(control, TimerControl.HEAP_ENTRIES),
       heapBytes: Atomics.load(control, TimerControl.HEAP_BYTES),
       sharedBytes: this.#block.buffer.byteLength,
+      tableBytes: TimerTable.bytesFor(this.#block.sizes.capacity),
     };
   }
 
@@ -146,6 +149,8 @@ export class TimerService {
     this.#stopping ??= (async () => {
       Atomics.store(this.#block.control, TimerControl.STOP, 1);
       this.#block.signal();
+      // setTimer pumps park on these lots: let them end, their callbacks will never run.
+      for (const lot of this.#block.lots) lot.stop();
       this.#worker.ref();
       await new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
       this.#port.close();

@@ -43,13 +43,23 @@ export interface EndpointRegistration {
 interface Endpoint {
   inbox: MpscQueue;
   lot: ParkingLot;
+  /** Tokens fired while the inbox was full, oldest first. */
+  overflow: number[];
 }
+
+/** How often to retry overflowing endpoints, in milliseconds. */
+const OVERFLOW_RETRY_MS = 1;
 
 const { buffer, sizes, port } = workerData as TimerThreadData;
 const block = new TimerBlock(buffer, sizes);
 const { control, table } = block;
 const heap = new TimerHeap();
-const endpoints: Endpoint[] = block.inboxes.map((inbox, i) => ({ inbox, lot: block.lots[i] }));
+const endpoints: Endpoint[] = block.inboxes.map((inbox, i) => ({
+  inbox,
+  lot: block.lots[i],
+  overflow: [],
+}));
+const overflowing = new Set<Endpoint>();
 const toSignal = new Set<Endpoint>();
 const MIN_SWEEP = 4096;
 let sweptAt = MIN_SWEEP;
@@ -65,6 +75,7 @@ function register(): void {
     endpoints[index] = {
       inbox: MpscQueue.attach(other, inboxByteOffset),
       lot: ParkingLot.attach(other, lotByteOffset),
+      overflow: [],
     };
   }
 }
@@ -83,12 +94,25 @@ function deliver(target: number): void {
   const endpoint = endpoints[endpointOf(target)];
   if (endpoint === undefined) return; // no such endpoint (validated at schedule): nothing to do
   const token = tokenOf(target);
-  // Inboxes are sized for their owner's timers; if one is full, wait for its owner to drain it
-  // rather than drop a timer.
-  if (token !== NO_TOKEN) {
-    while (!endpoint.inbox.tryPush(token)) Atomics.wait(control, TimerControl.NAP, 0, 1);
+  if (token !== NO_TOKEN && (endpoint.overflow.length > 0 || !endpoint.inbox.tryPush(token))) {
+    endpoint.overflow.push(token);
+    overflowing.add(endpoint);
   }
   toSignal.add(endpoint);
+}
+
+// Moves what fits of each overflow into its inbox.
+function retryOverflow(): void {
+  for (const endpoint of overflowing) {
+    const { overflow, inbox } = endpoint;
+    let moved = 0;
+    while (moved < overflow.length && inbox.tryPush(overflow[moved])) moved++;
+    if (moved > 0) {
+      overflow.splice(0, moved);
+      toSignal.add(endpoint);
+    }
+    if (overflow.length === 0) overflowing.delete(endpoint);
+  }
 }
 
 function fireDue(): void {
@@ -125,6 +149,7 @@ while (Atomics.load(control, TimerControl.STOP) === 0) {
   const signals = Atomics.load(control, TimerControl.SIGNALS);
   register();
   drainBuckets();
+  retryOverflow();
   fireDue();
   if (heap.size >= 2 * sweptAt) {
     heap.sweep((slot, state) => table.isCurrent(slot, state));
@@ -135,7 +160,13 @@ while (Atomics.load(control, TimerControl.STOP) === 0) {
   Atomics.store(control, TimerControl.HEAP_ENTRIES, heap.size);
   Atomics.store(control, TimerControl.HEAP_BYTES, heap.byteLength);
   if (!bucketsEmpty()) continue;
-  const timeout = next === Number.POSITIVE_INFINITY ? undefined : Math.max(0, next - now());
+  let timeout = next === Number.POSITIVE_INFINITY ? undefined : Math.max(0, next - now());
+  if (overflowing.size > 0) {
+    timeout = Math.min(timeout ?? OVERFLOW_RETRY_MS, OVERFLOW_RETRY_MS);
+  }
+  // Slots of fired timers sit in this thread's cache of the pool; hand them back before sleeping
+  // so that a nearly full table can reuse them on other threads.
+  table.pool.flushCache();
   Atomics.wait(control, TimerControl.SIGNALS, signals, timeout);
 }
 port.close();
