@@ -11,12 +11,15 @@
  *   behind a seqlock, every access atomic (a plain Float64 read between two atomic loads is not
  *   ordered by them in the JavaScript memory model, and may tear);
  * - the timer table;
- * - the buckets (TimerRings) new timers travel in: `buckets` of them, which producers share by
- *   hashing their thread id ("hashed", brpc's 13) or claim one each ("per-thread");
+ * - the buckets new timers travel in: `buckets` of them, which producers share by hashing their
+ *   thread id ("hashed", brpc's 13: TimerRings) or claim one each ("per-thread": OwnedTimerRings,
+ *   plus one shared TimerRing for the threads that come after all are claimed);
  * - built-in endpoints (an inbox and a lot each) for threads that use setTimer, and their claim
  *   words.
  */
 import { CACHE_LINE, MpscQueue, ParkingLot, SharedLayout } from '@weft/shm';
+import { OwnedTimerRing } from './owned-timer-ring.ts';
+import type { TimerBucket } from './timer-bucket.ts';
 import { TimerRing } from './timer-ring.ts';
 import { TimerTable } from './timer-table.ts';
 
@@ -59,7 +62,8 @@ interface Plan {
   control: number;
   nearest: number;
   table: number;
-  rings: number[];
+  ownedRings: number[];
+  sharedRings: number[];
   claims: number;
   inboxes: number[];
   lots: number[];
@@ -74,7 +78,14 @@ function plan(sizes: TimerSizes): Plan {
     control: layout.reserve(CACHE_LINE),
     nearest: layout.reserve(CACHE_LINE),
     table: layout.reserve(TimerTable.bytesFor(sizes.capacity)),
-    rings: each(sizes.buckets, TimerRing.bytesFor(sizes.ringCapacity)),
+    ownedRings: each(
+      sizes.mode === 'per-thread' ? sizes.buckets : 0,
+      OwnedTimerRing.bytesFor(sizes.ringCapacity),
+    ),
+    sharedRings: each(
+      sizes.mode === 'per-thread' ? 1 : sizes.buckets,
+      TimerRing.bytesFor(sizes.ringCapacity),
+    ),
     claims: layout.reserve(4 * (sizes.buckets + sizes.builtinEndpoints)),
     inboxes: each(sizes.builtinEndpoints, MpscQueue.bytesFor(sizes.inboxCapacity)),
     lots: each(sizes.builtinEndpoints, ParkingLot.bytesFor()),
@@ -90,9 +101,18 @@ export class TimerBlock {
   readonly #nearest: Int32Array;
   readonly #scratch = new Float64Array(1);
   readonly #scratchHalves = new Int32Array(this.#scratch.buffer);
+  // This thread's last consistent read of the nearest deadline, and the sequence it was read at.
+  // (NaN: nothing read yet; no sequence or deadline equals it.)
+  #seenSeq = Number.NaN;
+  #seenNearest = Number.NaN;
   readonly table: TimerTable;
-  readonly rings: TimerRing[];
-  /** Claim words: one per bucket (per-thread mode), then one per built-in endpoint. */
+  /** Per-thread mode: the buckets threads claim, one each (none in hashed mode). */
+  readonly ownedRings: OwnedTimerRing[];
+  /** Hashed mode: the buckets; per-thread mode: the one ring of threads that found none free. */
+  readonly sharedRings: TimerRing[];
+  /** Every bucket, for the timer thread. */
+  readonly buckets: TimerBucket[];
+  /** Claim words: one per owned ring, then one per built-in endpoint. */
   readonly claims: Int32Array;
   readonly inboxes: MpscQueue[];
   readonly lots: ParkingLot[];
@@ -102,7 +122,7 @@ export class TimerBlock {
     const layout = plan(sizes);
     const buffer = new SharedArrayBuffer(layout.byteLength);
     TimerTable.create(buffer, layout.table, sizes.capacity);
-    for (const at of layout.rings) TimerRing.create(buffer, at, sizes.ringCapacity);
+    for (const at of layout.sharedRings) TimerRing.create(buffer, at, sizes.ringCapacity);
     for (const at of layout.inboxes) MpscQueue.create(buffer, at, sizes.inboxCapacity);
     for (const at of layout.lots) ParkingLot.create(buffer, at);
     const block = new TimerBlock(buffer, sizes);
@@ -118,7 +138,10 @@ export class TimerBlock {
     this.control = new Int32Array(buffer, layout.control, CACHE_LINE / 4);
     this.#nearest = new Int32Array(buffer, layout.nearest, 2);
     this.table = new TimerTable(buffer, layout.table);
-    this.rings = layout.rings.map((at) => new TimerRing(buffer, at, sizes.ringCapacity));
+    const { ringCapacity } = sizes;
+    this.ownedRings = layout.ownedRings.map((at) => new OwnedTimerRing(buffer, at, ringCapacity));
+    this.sharedRings = layout.sharedRings.map((at) => new TimerRing(buffer, at, ringCapacity));
+    this.buckets = [...this.ownedRings, ...this.sharedRings];
     this.claims = new Int32Array(buffer, layout.claims, sizes.buckets + sizes.builtinEndpoints);
     this.inboxes = layout.inboxes.map((at) => MpscQueue.attach(buffer, at));
     this.lots = layout.lots.map((at) => ParkingLot.attach(buffer, at));
@@ -132,20 +155,30 @@ export class TimerBlock {
 
   /**
    * The deadline the timer thread will wake at, read under the seqlock; +Infinity while the
-   * thread is rewriting it, so that a producer then wakes it, to be safe.
+   * thread is rewriting it, so that a producer then wakes it, to be safe. While the sequence has
+   * not moved since this thread's last read, that read is still right: one atomic load.
    */
   readNearest(): number {
     const before = Atomics.load(this.control, TimerControl.NEAREST_SEQ);
+    if (before === this.#seenSeq) return this.#seenNearest;
     this.#scratchHalves[0] = Atomics.load(this.#nearest, 0);
     this.#scratchHalves[1] = Atomics.load(this.#nearest, 1);
     if ((before & 1) !== 0 || Atomics.load(this.control, TimerControl.NEAREST_SEQ) !== before) {
       return Number.POSITIVE_INFINITY;
     }
-    return this.#scratch[0];
+    this.#seenSeq = before;
+    this.#seenNearest = this.#scratch[0];
+    return this.#seenNearest;
   }
 
-  /** Timer thread only: publishes the deadline it will sleep until. */
+  /**
+   * Timer thread only: publishes the deadline it will sleep until. An unchanged deadline is not
+   * rewritten, so the producers' cached reads stay good.
+   */
   writeNearest(deadline: number): void {
+    if (deadline === this.#seenNearest) return;
+    this.#seenNearest = deadline;
+    this.#seenSeq = (Atomics.load(this.control, TimerControl.NEAREST_SEQ) + 2) | 0;
     this.#scratch[0] = deadline;
     Atomics.add(this.control, TimerControl.NEAREST_SEQ, 1);
     Atomics.store(this.#nearest, 0, this.#scratchHalves[0]);

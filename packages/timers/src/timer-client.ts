@@ -8,8 +8,8 @@
  * timer's state: O(1), and the slot is free at once.
  *
  * Buckets: in "hashed" mode the thread shares bucket `threadId % buckets` with others (brpc's
- * 13); in "per-thread" mode it claims a bucket of its own, falling back to sharing when all are
- * claimed. Both are the same lock-free ring; the figures of each are in the README.
+ * 13); in "per-thread" mode it claims a bucket of its own (a single-producer ring), and threads
+ * that find every bucket claimed share one more ring. The figures of each are in the README.
  *
  * setTimer / clearTimer have the shape of setTimeout / clearTimeout: the callback runs on this
  * thread. The client claims one of the service's built-in endpoints, gives each callback a token,
@@ -28,7 +28,7 @@ import {
 } from '@weft/shm';
 import { now } from './clock.ts';
 import { TimerBlock, TimerControl, type TimerSizes } from './timer-block.ts';
-import type { TimerRing } from './timer-ring.ts';
+import type { TimerBucket } from './timer-bucket.ts';
 import type { UnscheduleResult } from './timer-table.ts';
 import { encodeTarget, NO_TOKEN } from './timer-target.ts';
 
@@ -81,7 +81,7 @@ function requireTime(value: DelayOrDeadline): number {
 
 export class TimerClient {
   readonly #block: TimerBlock;
-  readonly #ring: TimerRing;
+  readonly #bucket: TimerBucket;
   readonly #quarter: number;
   readonly #onError: (error: unknown) => void;
   readonly #claimedBucket: number;
@@ -117,18 +117,22 @@ export class TimerClient {
       options.onError ??
       ((error) => process.emitWarning(error instanceof Error ? error : String(error)));
     const { mode, buckets, ringCapacity } = block.sizes;
-    let bucket = threadId % buckets;
     this.#claimedBucket = -1;
-    if (mode === 'per-thread') {
-      for (let b = 0; b < buckets; b++) {
-        if (Atomics.compareExchange(block.claims, b, 0, 1) === 0) {
-          bucket = b;
-          this.#claimedBucket = b;
-          break;
-        }
+    if (mode === 'hashed') {
+      this.#bucket = block.sharedRings[threadId % buckets];
+    } else {
+      const owned = block.ownedRings.findIndex(
+        (_, b) => Atomics.compareExchange(block.claims, b, 0, 1) === 0,
+      );
+      if (owned >= 0) {
+        this.#claimedBucket = owned;
+        block.ownedRings[owned].own();
+        this.#bucket = block.ownedRings[owned];
+      } else {
+        // All claimed: share the one ring of latecomers.
+        this.#bucket = block.sharedRings[0];
       }
     }
-    this.#ring = block.rings[bucket];
     this.#quarter = ringCapacity / 4 - 1;
   }
 
@@ -219,12 +223,12 @@ export class TimerClient {
           'cancel unused timers or raise the `capacity` option of TimerService.start',
       );
     }
-    let position = this.#ring.push(id, deadline);
+    let position = this.#bucket.push(id, deadline);
     while (position === -1) {
       // The bucket is full: wake the timer thread to drain it, and wait a moment.
       block.signal();
       Atomics.wait(block.control, TimerControl.NAP, 0, 0.05);
-      position = this.#ring.push(id, deadline);
+      position = this.#bucket.push(id, deadline);
     }
     if ((position & this.#quarter) === 0 || deadline < block.readNearest()) block.signal();
     return id;

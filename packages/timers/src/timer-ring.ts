@@ -1,5 +1,7 @@
 /**
- * TimerRing: a bucket of newly scheduled timers, on their way to the timer thread.
+ * TimerRing: a bucket of newly scheduled timers that several threads share, on their way to the
+ * timer thread (hashed buckets, and per-thread mode's ring for latecomers; a bucket one thread
+ * owns is an OwnedTimerRing, which needs no CAS).
  *
  * Producers (any thread) push (timer id, deadline) records; the timer thread drains them into its
  * heap. It is @weft/shm's MpscQueue algorithm (Dmitry Vyukov's bounded queue, one sequence number
@@ -12,11 +14,12 @@
  * and deadline are written before the sequence publishes them and read after it is seen.
  */
 import { CACHE_LINE } from '@weft/shm';
+import type { TimerBucket } from './timer-bucket.ts';
 
 const TAIL = 0;
 const HEAD = 16; // on its own cache line
 
-export class TimerRing {
+export class TimerRing implements TimerBucket {
   readonly capacity: number;
   readonly #words: Int32Array;
   readonly #cells: Int32Array;
@@ -44,8 +47,8 @@ export class TimerRing {
   }
 
   /**
-   * Any thread. Appends a record; returns the position it took (for the caller's wake-up policy),
-   * or -1 when the ring is full.
+   * Any thread. Appends a record; returns the cell it took (for the caller's wake-up policy), or
+   * -1 when the ring is full.
    */
   push(id: number, deadline: number): number {
     const words = this.#words;
@@ -60,7 +63,7 @@ export class TimerRing {
           this.#records[3 * cell + 1] = id;
           this.#records[3 * cell + 2] = deadline;
           Atomics.store(cells, 6 * cell, (tail + 1) | 0);
-          return tail;
+          return cell;
         }
         tail = seen;
       } else if (lag < 0) {
@@ -88,8 +91,9 @@ export class TimerRing {
     return count;
   }
 
-  /** Records waiting (a hint). */
-  size(): number {
-    return Math.max(0, (Atomics.load(this.#words, TAIL) - Atomics.load(this.#words, HEAD)) | 0);
+  /** Timer thread only. True if a published record waits. */
+  hasRecords(): boolean {
+    const head = this.#words[HEAD];
+    return Atomics.load(this.#cells, 6 * (head & this.#mask)) === ((head + 1) | 0);
   }
 }

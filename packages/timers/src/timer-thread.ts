@@ -87,7 +87,7 @@ function take(id: number, deadline: number): void {
 }
 
 function drainBuckets(): void {
-  for (const ring of block.rings) ring.drain(take);
+  for (const bucket of block.buckets) bucket.drain(take);
 }
 
 function deliver(target: number): void {
@@ -139,7 +139,7 @@ function fireDue(): void {
 }
 
 function bucketsEmpty(): boolean {
-  for (const ring of block.rings) if (ring.size() > 0) return false;
+  for (const bucket of block.buckets) if (bucket.hasRecords()) return false;
   return true;
 }
 
