@@ -10,7 +10,9 @@
  *   per fire, measured as BASELINES.md measures Node; and the lateness of the same timers fired
  *   into another thread's endpoint;
  * - two threads scheduling and cancelling at once: pairs per second with brpc's 13 hashed
- *   buckets and with one bucket per thread (the CPU probe is printed beside it).
+ *   buckets and with one bucket per thread (the CPU probe is printed beside it);
+ * - the timer thread's structure: its 4-ary heap against a hierarchical timing wheel, on the
+ *   timer thread's work alone (insert, then fire as a clock advances), in one thread.
  */
 
 import { once } from 'node:events';
@@ -19,12 +21,14 @@ import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { MpscQueue, ParkingLot, SharedLayout } from '@weft/shm';
 import { TimerService } from '@weft/timers';
+import { TimerHeap } from '../packages/timers/src/timer-heap.ts';
 import { probeCpu } from './harness/cpu-probe.ts';
 import { nsPerOp, summarize } from './harness/measure.ts';
 import { byMode } from './harness/mode.ts';
 import { Progress } from './harness/progress.ts';
 import { publish, type Row } from './harness/report.ts';
 import { runThreads } from './harness/threads.ts';
+import { TimerWheel } from './structures/timer-wheel.ts';
 import type { TimerPairsData } from './workers/timer-pairs.ts';
 import type { TimerSinkData } from './workers/timer-sink.ts';
 
@@ -318,6 +322,96 @@ async function firingRows(): Promise<Row[]> {
   ];
 }
 
+/** A timer thread structure as the structure rows drive it. */
+interface Structure {
+  push(deadline: number, id: number): void;
+  /** Hands every timer due at `now` to `fire`, in deadline order. */
+  fireUntil(now: number, fire: (deadline: number) => void): void;
+}
+
+function heapStructure(): Structure {
+  const heap = new TimerHeap();
+  return {
+    push: (deadline, id) => heap.push(deadline, id),
+    fireUntil(now, fire) {
+      while (heap.size > 0 && heap.peekDeadline() <= now) fire(heap.pop());
+    },
+  };
+}
+
+function wheelStructure(now: number): Structure {
+  const wheel = new TimerWheel(now);
+  return {
+    push: (deadline, id) => wheel.push(deadline, id),
+    fireUntil(at, fire) {
+      wheel.advance(at);
+      for (let deadline = wheel.popDue(); !Number.isNaN(deadline); deadline = wheel.popDue()) {
+        fire(deadline);
+      }
+    },
+  };
+}
+
+/**
+ * Inserts `count` timers spread over `spreadMs`, then fires them all, advancing a simulated
+ * clock by `stepMs` (the timer thread's wake-ups); ns per timer for the whole. Checks that every
+ * timer fires, in deadline order, never before its deadline.
+ */
+function driveStructure(
+  make: (now: number) => Structure,
+  count: number,
+  spreadMs: number,
+  stepMs: number,
+): number {
+  const start = 1_000_000;
+  const deadlines = new Float64Array(count);
+  let state = 99;
+  for (let i = 0; i < count; i++) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    deadlines[i] = start + 1 + (state / 2 ** 32) * spreadMs;
+  }
+  const began = performance.now();
+  const structure = make(start);
+  for (let i = 0; i < count; i++) structure.push(deadlines[i], 2 ** 32 + i);
+  let fired = 0;
+  let previous = 0;
+  let faults = 0;
+  for (let now = start; fired < count; now += stepMs) {
+    structure.fireUntil(now, (deadline) => {
+      if (deadline > now || deadline < previous) faults++;
+      previous = deadline;
+      fired++;
+    });
+  }
+  const ns = ((performance.now() - began) * 1e6) / count;
+  if (faults > 0) throw new Error(`a timer structure fired ${faults} timers early or out of order`);
+  return ns;
+}
+
+function structureRows(): Row[] {
+  const shapes = [
+    { name: '1M over 30 s, woken every 1 ms', count: PENDING, spread: 30_000, step: 1 },
+    { name: '100,000 over 100 ms, woken every 50 µs', count: FIRING, spread: 100, step: 0.05 },
+  ];
+  return shapes.map(({ name, count, spread, step }) => {
+    progress.update(`timer thread structure: ${name}`, true);
+    const heap: number[] = [];
+    const wheel: number[] = [];
+    for (let round = 0; round < byMode(3, 5); round++) {
+      heap.push(driveStructure(heapStructure, count, spread, step));
+      wheel.push(driveStructure(wheelStructure, count, spread, step));
+    }
+    return {
+      name: `timer thread structure, ${name}: insert + fire`,
+      value: summarize(heap).median,
+      unit: 'ns/timer',
+      better: 'lower' as const,
+      peers: [{ name: 'hierarchical wheel', value: summarize(wheel).median }],
+      note: "weft: the 4-ary heap the timer thread uses; the wheel is bench/structures/timer-wheel.ts (tokio's 6-bit levels, 1/16 ms ticks)",
+    };
+  });
+}
+
 async function twoThreads(): Promise<Row> {
   const script = new URL('./workers/timer-pairs.ts', import.meta.url);
   const rates = new Map<string, number>();
@@ -353,6 +447,7 @@ const rows = [
   ...(await million()),
   ...(await firingRows()),
   await twoThreads(),
+  ...structureRows(),
 ];
 progress.done();
 publish({ name: 'timer', title: 'bench/timer: weft timer thread vs setTimeout', rows, cpuProbe });

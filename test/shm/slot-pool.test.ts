@@ -44,6 +44,43 @@ test('free makes the id stale: resolve, free and idAt all see it', (t) => {
   t.is(pool.countInUse(), 1);
 });
 
+test('phases: a slot is allocated into a phase, moves by CAS, and is freed only from its phase', (t) => {
+  const pool = makePool(4);
+  const id = pool.alloc(1);
+  t.is(pool.phaseOf(id), 1);
+  t.false(pool.setPhase(id, 2, 3), 'not in phase 2');
+  t.true(pool.setPhase(id, 1, 2));
+  t.is(pool.phaseOf(id), 2);
+  t.is(pool.resolve(id), slotOf(id), 'in use in any phase');
+  t.is(pool.idAt(slotOf(id)), id);
+  t.false(pool.free(id, 1), 'not in phase 1: nothing changes');
+  t.is(pool.phaseOf(id), 2);
+  t.true(pool.free(id, 2));
+  t.is(pool.phaseOf(id), 0, 'stale');
+  t.false(pool.setPhase(id, 2, 3), 'a stale id moves nothing');
+  const third = pool.alloc(3);
+  t.is(pool.phaseOf(third), 3);
+  t.is(pool.countInUse(), 1);
+  for (const garbage of [0, -1, 2 ** 53, Number.NaN, makeId(1, 9)]) {
+    t.is(pool.phaseOf(garbage), 0);
+    t.false(pool.setPhase(garbage, 3, 1));
+  }
+});
+
+test('bad phases are RangeErrors, and phase 0 (free) can never be named', (t) => {
+  const pool = makePool(4);
+  const id = pool.alloc();
+  for (const bad of [0, 4, -1, 1.5, Number.NaN, '1']) {
+    const kind = typeof bad === 'number' ? RangeError : TypeError;
+    t.throws(() => pool.alloc(bad as never), { instanceOf: kind, message: /SlotPool phase/ });
+    t.throws(() => pool.free(id, bad as never), { instanceOf: kind });
+    t.throws(() => pool.setPhase(id, bad as never, 2), { instanceOf: kind });
+    t.throws(() => pool.setPhase(id, 1, bad as never), { instanceOf: kind });
+  }
+  t.is(pool.phaseOf(id), 1, 'the bad calls changed nothing');
+  t.is(pool.countInUse(), 1);
+});
+
 test('foreign and malformed ids are -1 / false and change nothing', (t) => {
   const pool = makePool(4);
   const id = pool.alloc();

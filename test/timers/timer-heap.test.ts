@@ -21,24 +21,25 @@ test('pops in deadline order, matching a sorted model under random pushes, pops 
       ),
       (ops) => {
         const heap = new TimerHeap();
-        let model: { deadline: number; slot: number }[] = [];
-        let slot = 0;
+        let model: { deadline: number; id: number }[] = [];
+        let next = 0;
+        // Ids as the timer table makes them: version * 2^32 + slot.
+        const idOf = (n: number) => (1 + (n % 7)) * 2 ** 32 + n;
         for (const o of ops) {
           if (o.op === 'push') {
-            heap.push(o.deadline, slot, slot * 4 + 1);
-            model.push({ deadline: o.deadline, slot });
-            slot++;
+            heap.push(o.deadline, idOf(next));
+            model.push({ deadline: o.deadline, id: idOf(next) });
+            next++;
           } else if (o.op === 'pop') {
             if (model.length === 0) continue;
             const smallest = Math.min(...model.map((m) => m.deadline));
             if (heap.pop() !== smallest) return false;
-            if (heap.poppedState !== heap.poppedSlot * 4 + 1) return false;
-            const at = model.findIndex((m) => m.slot === heap.poppedSlot);
+            const at = model.findIndex((m) => m.id === heap.poppedId);
             if (at < 0 || model[at].deadline !== smallest) return false;
             model.splice(at, 1);
           } else {
-            heap.sweep((s) => s % o.keepEvery === 0);
-            model = model.filter((m) => m.slot % o.keepEvery === 0);
+            heap.sweep((id) => (id >>> 0) % o.keepEvery === 0);
+            model = model.filter((m) => (m.id >>> 0) % o.keepEvery === 0);
           }
           if (heap.size !== model.length) return false;
         }

@@ -7,10 +7,13 @@
  * reject it. Task ids, timer ids and subscriber ids are SlotPool ids; what a slot holds lives in
  * the owner's own arrays, indexed by slot.
  *
- * Each slot has one state word, `version << 1 | inUse`. `alloc` sets the in-use bit; `free`
- * replaces `version << 1 | 1` by `nextVersion << 1` with one compare-and-swap. The CAS is what
- * makes bad ids harmless: a stale id, a double free racing from two threads, or a forged id of a
- * free slot all fail it, so no slot ever enters the free list twice and no id is handed out twice.
+ * Each slot has one state word, `version << 2 | phase`: phase 0 is free, 1 to 3 are in use.
+ * Most owners only use phase 1; an owner with a lifecycle of its own (a timer is scheduled, then
+ * running) keeps it in the phase, where one CAS moves it on and the version check comes free.
+ * `alloc(phase)` sets the phase; `free(id, phase)` replaces `version << 2 | phase` by
+ * `nextVersion << 2` with one compare-and-swap. The CAS is what makes bad ids harmless: a stale
+ * id, a double free racing from two threads, or a forged id of a free slot all fail it, so no slot
+ * ever enters the free list twice and no id is handed out twice.
  *
  * Free slots move the way brpc moves them, to keep the shared list off the hot path:
  * - each attached instance (one per thread) keeps a private FIFO cache of up to 2 × `chunk`
@@ -46,7 +49,15 @@ const LOW_BITS = 0xffff_ffffn;
 const TAG_BITS = 0xffff_ffff_0000_0000n;
 const TAG_ONE = 0x1_0000_0000n;
 
+const PHASE_BITS = 2;
+const PHASES = (1 << PHASE_BITS) - 1; // mask of the phase; phase 0 is free
+
+/** The in-use phase a slot gets unless its owner says otherwise. */
 const IN_USE = 1;
+
+function requirePhase(phase: number): void {
+  if (phase !== 1 && phase !== 2 && phase !== 3) requireInteger(phase, 1, PHASES, 'SlotPool phase');
+}
 const FIRST_VERSION = 1;
 const END = -1;
 
@@ -95,7 +106,7 @@ export class SlotPool {
     const words = openRegion(buffer, byteOffset, SlotPool.bytesFor(capacity), 'SlotPool');
     words.fill(0);
     const pool = new SlotPool(buffer, byteOffset, capacity, chunk);
-    pool.#state.fill(FIRST_VERSION << 1);
+    pool.#state.fill(FIRST_VERSION << PHASE_BITS);
     // Chain the slots into chunks, lowest slots on top, so a fresh pool hands out 0, 1, 2, ...
     for (let first = 0; first < capacity; first += chunk) {
       const last = Math.min(first + chunk, capacity) - 1;
@@ -137,33 +148,36 @@ export class SlotPool {
     this.#cache = new Int32Array(2 * chunk);
   }
 
-  /** Takes a free slot and returns its id, or -1 when no slot is free (see the cache note). */
-  alloc(): number {
+  /**
+   * Takes a free slot into `phase` (1 to 3, default 1) and returns its id, or -1 when no slot is
+   * free (see the cache note).
+   */
+  alloc(phase = IN_USE): number {
+    requirePhase(phase);
     if (this.#cached === 0 && !this.#refill()) return -1;
     const slot = this.#cache[this.#cacheStart];
     this.#cacheStart = this.#cacheStart + 1 === this.#cache.length ? 0 : this.#cacheStart + 1;
     this.#cached--;
-    // Nobody else writes the state of a free slot (every free's CAS expects the in-use bit), and
+    // Nobody else writes the state of a free slot (every free's CAS expects an in-use phase), and
     // this thread got the slot through its own free or a synchronizing CAS on the shared stack,
     // so a plain read sees the latest state.
     const free = this.#state[slot];
-    Atomics.store(this.#state, slot, free | IN_USE);
-    return makeId(free >> 1, slot);
+    Atomics.store(this.#state, slot, free | phase);
+    return makeId(free >> PHASE_BITS, slot);
   }
 
   /**
-   * Frees the slot `id` names and makes `id` stale. Returns false, changing nothing, for a stale,
-   * already freed, foreign or malformed id.
+   * Frees the slot `id` names, if it is in `phase` (default 1), and makes `id` stale. Returns
+   * false, changing nothing, for a stale, already freed, foreign or malformed id, or another phase.
    */
-  free(id: number): boolean {
-    if (!isWellFormedId(id)) return false;
-    const slot = id >>> 0;
-    if (slot >= this.capacity) return false;
+  free(id: number, phase = IN_USE): boolean {
+    requirePhase(phase);
+    const slot = this.#slotOf(id);
+    if (slot === -1) return false;
     const version = (id - slot) / SLOT_SPACE;
-    const held = (version << 1) | IN_USE;
-    if (Atomics.compareExchange(this.#state, slot, held, nextVersion(version) << 1) !== held) {
-      return false;
-    }
+    const held = (version << PHASE_BITS) | phase;
+    const freed = nextVersion(version) << PHASE_BITS;
+    if (Atomics.compareExchange(this.#state, slot, held, freed) !== held) return false;
     if (this.#cached === this.#cache.length) this.#giveBack(this.chunk);
     const end = this.#cacheStart + this.#cached;
     this.#cache[end < this.#cache.length ? end : end - this.#cache.length] = slot;
@@ -171,27 +185,49 @@ export class SlotPool {
     return true;
   }
 
+  /** Moves slot `id` from phase `from` to phase `to` (both 1 to 3); false if it was not in `from`. */
+  setPhase(id: number, from: number, to: number): boolean {
+    requirePhase(from);
+    requirePhase(to);
+    const slot = this.#slotOf(id);
+    if (slot === -1) return false;
+    const version = (id - slot) / SLOT_SPACE;
+    const held = (version << PHASE_BITS) | from;
+    return Atomics.compareExchange(this.#state, slot, held, (version << PHASE_BITS) | to) === held;
+  }
+
+  /** The phase of slot `id` (1 to 3), or 0 for a stale, free, foreign or malformed id. */
+  phaseOf(id: number): number {
+    const slot = this.#slotOf(id);
+    if (slot === -1) return 0;
+    const state = Atomics.load(this.#state, slot);
+    return state >> PHASE_BITS === (id - slot) / SLOT_SPACE ? state & PHASES : 0;
+  }
+
   /** The slot `id` names while it is in use, or -1 for a stale, foreign or malformed id. */
   resolve(id: number): number {
-    if (!isWellFormedId(id)) return -1;
-    const slot = id >>> 0;
-    if (slot >= this.capacity) return -1;
-    const version = (id - slot) / SLOT_SPACE;
-    return Atomics.load(this.#state, slot) === ((version << 1) | IN_USE) ? slot : -1;
+    return this.phaseOf(id) === 0 ? -1 : id >>> 0;
   }
 
   /** The id of `slot` if it is in use, else -1. */
   idAt(slot: number): number {
     requireInteger(slot, 0, this.capacity - 1, 'SlotPool slot');
     const state = Atomics.load(this.#state, slot);
-    return state & IN_USE ? makeId(state >> 1, slot) : -1;
+    return state & PHASES ? makeId(state >> PHASE_BITS, slot) : -1;
+  }
+
+  // The slot of a well-formed id within this pool, else -1.
+  #slotOf(id: number): number {
+    if (!isWellFormedId(id)) return -1;
+    const slot = id >>> 0;
+    return slot < this.capacity ? slot : -1;
   }
 
   /** Slots in use, counted by scanning every slot: O(capacity), for statistics and tests. */
   countInUse(): number {
     let inUse = 0;
     for (let slot = 0; slot < this.capacity; slot++)
-      inUse += Atomics.load(this.#state, slot) & IN_USE;
+      inUse += Atomics.load(this.#state, slot) & PHASES ? 1 : 0;
     return inUse;
   }
 

@@ -1,25 +1,23 @@
 /**
  * TimerHeap: the timer thread's own ordering of pending timers (brpc keeps a private heap too).
  *
- * A 4-ary min-heap over three typed arrays — deadline (Float64), slot and expected state (Int32):
- * 16 bytes a timer and no object per timer, so a million pending timers cost 16 MB and no garbage
+ * A 4-ary min-heap over two typed arrays — deadline and timer id (Float64 each): 16 bytes a
+ * timer and no object per timer, so a million pending timers cost 16 MB and no garbage
  * collection. A 4-ary heap is shallower than a binary one (half the levels) and its four children
  * sit in one cache line of deadlines, which suits a pop-heavy heap.
  *
  * Cancelled timers are not removed (cancel runs on other threads, and only frees the table slot);
- * their entries stay until they reach the top, where the table says they are stale, or until a
+ * their entries stay until they reach the top, where the table says their id is stale, or until a
  * sweep drops them all: the timer thread sweeps when the heap has doubled since the last sweep, so
  * sweeping costs O(1) amortized per insert (brpc PR #3384).
  */
 
 export class TimerHeap {
   #deadlines = new Float64Array(1024);
-  #slots = new Int32Array(1024);
-  #states = new Int32Array(1024);
+  #ids = new Float64Array(1024);
   #size = 0;
-  /** Slot and expected state of the entry `pop` removed. */
-  poppedSlot = -1;
-  poppedState = 0;
+  /** The timer id of the entry `pop` removed. */
+  poppedId = 0;
 
   get size(): number {
     return this.#size;
@@ -27,7 +25,7 @@ export class TimerHeap {
 
   /** Bytes the heap's arrays occupy (its memory grows by doubling). */
   get byteLength(): number {
-    return this.#deadlines.byteLength + this.#slots.byteLength + this.#states.byteLength;
+    return this.#deadlines.byteLength + this.#ids.byteLength;
   }
 
   /** The earliest deadline, or Infinity when empty. */
@@ -35,38 +33,34 @@ export class TimerHeap {
     return this.#size === 0 ? Number.POSITIVE_INFINITY : this.#deadlines[0];
   }
 
-  push(deadline: number, slot: number, state: number): void {
+  push(deadline: number, id: number): void {
     if (this.#size === this.#deadlines.length) this.#grow();
-    this.#siftUp(this.#size++, deadline, slot, state);
+    this.#siftUp(this.#size++, deadline, id);
   }
 
-  /** Removes the earliest entry into `poppedSlot` / `poppedState`; returns its deadline. */
+  /** Removes the earliest entry into `poppedId`; returns its deadline. */
   pop(): number {
     const deadline = this.#deadlines[0];
-    this.poppedSlot = this.#slots[0];
-    this.poppedState = this.#states[0];
+    this.poppedId = this.#ids[0];
     const last = --this.#size;
-    if (last > 0) this.#siftDown(0, this.#deadlines[last], this.#slots[last], this.#states[last]);
+    if (last > 0) this.#siftDown(0, this.#deadlines[last], this.#ids[last]);
     return deadline;
   }
 
-  /** Keeps only the entries for which `live(slot, state)` holds, and restores heap order: O(n). */
-  sweep(live: (slot: number, state: number) => boolean): void {
+  /** Keeps only the entries for which `live(id)` holds, and restores heap order: O(n). */
+  sweep(live: (id: number) => boolean): void {
     let kept = 0;
     for (let i = 0; i < this.#size; i++) {
-      if (!live(this.#slots[i], this.#states[i])) continue;
+      if (!live(this.#ids[i])) continue;
       this.#deadlines[kept] = this.#deadlines[i];
-      this.#slots[kept] = this.#slots[i];
-      this.#states[kept] = this.#states[i];
+      this.#ids[kept] = this.#ids[i];
       kept++;
     }
     this.#size = kept;
-    for (let i = (kept - 2) >> 2; i >= 0; i--) {
-      this.#siftDown(i, this.#deadlines[i], this.#slots[i], this.#states[i]);
-    }
+    for (let i = (kept - 2) >> 2; i >= 0; i--) this.#siftDown(i, this.#deadlines[i], this.#ids[i]);
   }
 
-  #siftUp(at: number, deadline: number, slot: number, state: number): void {
+  #siftUp(at: number, deadline: number, id: number): void {
     let i = at;
     while (i > 0) {
       const parent = (i - 1) >> 2;
@@ -74,10 +68,10 @@ export class TimerHeap {
       this.#move(parent, i);
       i = parent;
     }
-    this.#set(i, deadline, slot, state);
+    this.#set(i, deadline, id);
   }
 
-  #siftDown(at: number, deadline: number, slot: number, state: number): void {
+  #siftDown(at: number, deadline: number, id: number): void {
     const size = this.#size;
     const deadlines = this.#deadlines;
     let i = at;
@@ -91,31 +85,26 @@ export class TimerHeap {
       this.#move(child, i);
       i = child;
     }
-    this.#set(i, deadline, slot, state);
+    this.#set(i, deadline, id);
   }
 
   #move(from: number, to: number): void {
     this.#deadlines[to] = this.#deadlines[from];
-    this.#slots[to] = this.#slots[from];
-    this.#states[to] = this.#states[from];
+    this.#ids[to] = this.#ids[from];
   }
 
-  #set(at: number, deadline: number, slot: number, state: number): void {
+  #set(at: number, deadline: number, id: number): void {
     this.#deadlines[at] = deadline;
-    this.#slots[at] = slot;
-    this.#states[at] = state;
+    this.#ids[at] = id;
   }
 
   #grow(): void {
     const size = 2 * this.#deadlines.length;
     const deadlines = new Float64Array(size);
-    const slots = new Int32Array(size);
-    const states = new Int32Array(size);
+    const ids = new Float64Array(size);
     deadlines.set(this.#deadlines);
-    slots.set(this.#slots);
-    states.set(this.#states);
+    ids.set(this.#ids);
     this.#deadlines = deadlines;
-    this.#slots = slots;
-    this.#states = states;
+    this.#ids = ids;
   }
 }

@@ -1,17 +1,21 @@
 /**
- * TimerTable: every pending timer's id, state and target, in shared memory.
+ * TimerTable: every pending timer's id, phase and target, in shared memory.
  *
- * A TimerId is a SlotPool id (`version * 2**32 + slot`). Per slot there are two int32 words:
+ * A TimerId is a SlotPool id (`version * 2**32 + slot`), and the timer's lifecycle is the slot's
+ * phase in the pool's own state word, `version << 2 | phase`: SCHEDULED (1), then RUNNING (2)
+ * while the timer thread fires it. One CAS on that word does each step, with the version check
+ * included:
  *
- * - state: `version << 2 | phase`, phase SCHEDULED (1) or RUNNING (2); 0 once the slot is free.
- *   Cancelling CASes SCHEDULED → 0 and frees the slot at once, so a cancelled timer leaves
- *   nothing behind in the table (most timers are cancelled: RPC timeouts). Firing CASes
- *   SCHEDULED → RUNNING, so exactly one of a cancel and a fire wins, and `unschedule` can tell
- *   "removed" (0) from "running now" (1) from "gone" (-1), as brpc's TimerThread does.
- * - target: what firing does, `endpoint << 26 | token` (see timer-target.ts).
+ * - cancelling frees a SCHEDULED slot at once, so a cancelled timer leaves nothing behind in the
+ *   table (most timers are cancelled: RPC timeouts);
+ * - firing moves SCHEDULED to RUNNING, so exactly one of a cancel and a fire wins, and
+ *   `unschedule` can tell "removed" (0) from "running now" (1) from "gone" (-1), as brpc's
+ *   TimerThread does; then it frees the RUNNING slot.
  *
- * The timer thread's heap keeps, with each entry, the state word it expects: an entry whose timer
- * was cancelled, or whose slot was reused since, no longer matches and is skipped.
+ * Beside the pool, one int32 per slot holds what firing does, `endpoint << 25 | token` (see
+ * timer-target.ts): 16 bytes a slot in all. The timer thread's heap keeps each entry's id: an
+ * entry whose timer was cancelled, or whose slot was reused since, no longer matches and is
+ * skipped.
  */
 import { SlotPool } from '@weft/shm';
 
@@ -24,15 +28,14 @@ export type UnscheduleResult = 0 | 1 | -1;
 export class TimerTable {
   readonly pool: SlotPool;
   readonly capacity: number;
-  readonly #state: Int32Array;
   readonly #target: Int32Array;
 
-  /** Bytes for `capacity` timers: the SlotPool's 12 per slot, plus 8. */
+  /** Bytes for `capacity` timers: the SlotPool's 12 per slot, plus 4. */
   static bytesFor(capacity: number): number {
-    return SlotPool.bytesFor(capacity) + 8 * capacity;
+    return SlotPool.bytesFor(capacity) + 4 * capacity;
   }
 
-  /** Creates an empty table (the state words of a fresh buffer are zero). */
+  /** Creates an empty table. */
   static create(buffer: SharedArrayBuffer, byteOffset: number, capacity: number): void {
     SlotPool.create(buffer, byteOffset, capacity);
   }
@@ -40,58 +43,42 @@ export class TimerTable {
   constructor(buffer: SharedArrayBuffer, byteOffset: number) {
     this.pool = SlotPool.attach(buffer, byteOffset);
     this.capacity = this.pool.capacity;
-    const at = byteOffset + SlotPool.bytesFor(this.capacity);
-    this.#state = new Int32Array(buffer, at, this.capacity);
-    this.#target = new Int32Array(buffer, at + 4 * this.capacity, this.capacity);
+    this.#target = new Int32Array(
+      buffer,
+      byteOffset + SlotPool.bytesFor(this.capacity),
+      this.capacity,
+    );
   }
 
   /**
-   * Takes a slot for a timer with `target` and returns its id (the state it is scheduled in is
-   * `expectedState(id)`), or -1 when the table is full.
+   * Takes a slot for a timer with `target` and returns its id, or -1 when the table is full. The
+   * target is written with a plain store: other threads learn the id only through a later
+   * synchronizing write (the bucket's), which publishes it.
    */
   add(target: number): number {
-    const id = this.pool.alloc();
-    if (id === -1) return -1;
-    const slot = id >>> 0;
-    this.#target[slot] = target;
-    Atomics.store(this.#state, slot, ((id - slot) / 2 ** 32) * 4 + SCHEDULED);
+    const id = this.pool.alloc(SCHEDULED);
+    if (id !== -1) this.#target[id >>> 0] = target;
     return id;
-  }
-
-  /** The state word of a just-scheduled timer `id`. */
-  expectedState(id: number): number {
-    return ((id - (id >>> 0)) / 2 ** 32) * 4 + SCHEDULED;
   }
 
   /** Cancels timer `id`: 0 removed (it will not run), 1 running now, -1 not found or already fired. */
   cancel(id: number): UnscheduleResult {
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 2 ** 32) return -1;
-    const slot = id >>> 0;
-    if (slot >= this.capacity) return -1;
-    const scheduled = ((id - slot) / 2 ** 32) * 4 + SCHEDULED;
-    const seen = Atomics.compareExchange(this.#state, slot, scheduled, 0);
-    if (seen === scheduled) {
-      this.pool.free(id);
-      return 0;
-    }
-    return seen === scheduled - SCHEDULED + RUNNING ? 1 : -1;
+    if (this.pool.free(id, SCHEDULED)) return 0;
+    return this.pool.phaseOf(id) === RUNNING ? 1 : -1;
   }
 
-  /** Timer thread. Claims timer `slot` for firing if it is still in `expected`; returns its target. */
-  claim(slot: number, expected: number): number {
-    const running = expected - SCHEDULED + RUNNING;
-    if (Atomics.compareExchange(this.#state, slot, expected, running) !== expected) return -1;
-    return this.#target[slot];
+  /** Timer thread. Claims timer `id` for firing if it is still scheduled; returns its target or -1. */
+  claim(id: number): number {
+    return this.pool.setPhase(id, SCHEDULED, RUNNING) ? this.#target[id >>> 0] : -1;
   }
 
   /** Timer thread. Frees a fired timer's slot (its id goes stale: unschedule then says -1). */
-  retire(slot: number, expected: number): void {
-    Atomics.store(this.#state, slot, 0);
-    this.pool.free(((expected - SCHEDULED) / 4) * 2 ** 32 + slot);
+  retire(id: number): void {
+    this.pool.free(id, RUNNING);
   }
 
-  /** True while `expected` is still the state of `slot` (the timer was neither cancelled nor reused). */
-  isCurrent(slot: number, expected: number): boolean {
-    return Atomics.load(this.#state, slot) === expected;
+  /** True while timer `id` is scheduled (neither cancelled, nor fired, nor its slot reused). */
+  isScheduled(id: number): boolean {
+    return this.pool.phaseOf(id) === SCHEDULED;
   }
 }

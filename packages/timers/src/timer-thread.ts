@@ -81,9 +81,7 @@ function register(): void {
 }
 
 function take(id: number, deadline: number): void {
-  const slot = id >>> 0;
-  const expected = table.expectedState(id);
-  if (table.isCurrent(slot, expected)) heap.push(deadline, slot, expected);
+  if (table.isScheduled(id)) heap.push(deadline, id);
 }
 
 function drainBuckets(): void {
@@ -120,12 +118,11 @@ function fireDue(): void {
   let fired = 0;
   while (heap.size > 0 && heap.peekDeadline() <= time) {
     heap.pop();
-    const slot = heap.poppedSlot;
-    const state = heap.poppedState;
-    const target = table.claim(slot, state);
+    const id = heap.poppedId;
+    const target = table.claim(id);
     if (target === -1) continue; // cancelled since it was scheduled
     deliver(target);
-    table.retire(slot, state);
+    table.retire(id);
     if ((++fired & 63) === 0) {
       // A long batch: take in timers scheduled meanwhile, so that one due already is not left
       // waiting behind the rest of the batch.
@@ -152,7 +149,7 @@ while (Atomics.load(control, TimerControl.STOP) === 0) {
   retryOverflow();
   fireDue();
   if (heap.size >= 2 * sweptAt) {
-    heap.sweep((slot, state) => table.isCurrent(slot, state));
+    heap.sweep((id) => table.isScheduled(id));
     sweptAt = Math.max(MIN_SWEEP, heap.size);
   }
   const next = heap.peekDeadline();
