@@ -248,6 +248,31 @@ test('stop: pending setTimer callbacks never run, the thread is free to exit, la
   // (Were the pump still parked, this test file would never exit.)
   t.throws(() => client.setTimer(() => {}, 1), { code: ErrorCode.CLOSED, message: /stopped/ });
   t.throws(() => client.schedule(1, { endpoint: 0 }), { code: ErrorCode.CLOSED });
+  t.throws(() => customEndpoint(service), { code: ErrorCode.CLOSED });
+});
+
+test('addEndpoint checks its regions before the timer thread sees them', async (t) => {
+  const service = await startFor(t);
+  const layout = new SharedLayout();
+  const inboxAt = layout.reserve(MpscQueue.bytesFor(16));
+  const lotAt = layout.reserve(ParkingLot.bytesFor());
+  const buffer = layout.allocate();
+  MpscQueue.create(buffer, inboxAt, 16);
+  // No lot created there yet, the offsets swapped, a misaligned offset, not a buffer at all.
+  t.throws(() => service.addEndpoint(buffer, inboxAt, lotAt), { code: ErrorCode.BAD_REGION });
+  ParkingLot.create(buffer, lotAt);
+  t.throws(() => service.addEndpoint(buffer, lotAt, inboxAt), { code: ErrorCode.BAD_REGION });
+  t.throws(() => service.addEndpoint(buffer, inboxAt + 4, lotAt), { code: ErrorCode.MISALIGNED });
+  t.throws(() => service.addEndpoint(new ArrayBuffer(256) as never, 0, 64), {
+    instanceOf: TypeError,
+  });
+  // The service still works, and the good registration gets the next index.
+  const index = service.addEndpoint(buffer, inboxAt, lotAt);
+  const lot = ParkingLot.attach(buffer, lotAt);
+  const seen = lot.state();
+  service.client().schedule(1, { endpoint: index, token: 7 });
+  t.not(await lot.waitAsync(seen, 5000), 'timed-out');
+  t.is(MpscQueue.attach(buffer, inboxAt).pop(), 7);
 });
 
 test('bad input: delays, targets and ids', async (t) => {

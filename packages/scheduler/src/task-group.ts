@@ -5,8 +5,8 @@
  *
  *   1. its local ready queue — its own fibers that can continue (a denque);
  *   2. its deque, newest first — tasks spawned here, not yet started;
- *   3. its inbox — notices from other threads: a task its fibers wait for has finished, or a
- *      fiber of its must be cancelled;
+ *   3. its inbox — notices from other threads: a task its fibers wait for has finished, a fiber
+ *      of its must be cancelled, or (from the timer thread) a sleep or timeout is due;
  *   4. its remote queue — tasks spawned from outside any group;
  *   4½. its fibers that called yieldNow, so that yielding lets everything queued run first (as
  *      brpc re-queues a yielding bthread only after switching away from it);

@@ -9,7 +9,7 @@
  * port it reads synchronously each time it wakes, and the endpoint's index is usable at once.
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
-import { ErrorCode, requireInteger, WeftError } from '@weft/shm';
+import { ErrorCode, MpscQueue, ParkingLot, requireInteger, WeftError } from '@weft/shm';
 import { type BucketMode, TimerBlock, TimerControl, type TimerSizes } from './timer-block.ts';
 import { TimerClient, type TimerHandle } from './timer-client.ts';
 import { TimerTable } from './timer-table.ts';
@@ -115,6 +115,12 @@ export class TimerService {
    */
   addEndpoint(buffer: SharedArrayBuffer, inboxByteOffset: number, lotByteOffset: number): number {
     const control = this.#block.control;
+    if (Atomics.load(control, TimerControl.STOP) !== 0) {
+      throw new WeftError(ErrorCode.CLOSED, 'this timer service has been stopped');
+    }
+    // Attach here first: a wrong buffer or offset fails in the caller, not in the timer thread.
+    MpscQueue.attach(buffer, inboxByteOffset);
+    ParkingLot.attach(buffer, lotByteOffset);
     const external = Atomics.load(control, TimerControl.EXTERNAL_ENDPOINTS);
     const index = this.#block.sizes.builtinEndpoints + external;
     if (index >= MAX_ENDPOINTS) {
