@@ -180,7 +180,12 @@ export class TimerClient {
     this.#fns[token] = fn;
     this.#ids[token] = id;
     this.#pendingCallbacks++;
-    if (!this.#pumping) void this.#pump();
+    if (!this.#pumping) {
+      // Started from a microtask: a callback must never run inside setTimer itself, which it
+      // could if this thread were preempted past the deadline before the pump's first look.
+      this.#pumping = true;
+      queueMicrotask(() => void this.#pump());
+    }
     return this.#handles[token];
   }
 
@@ -309,7 +314,6 @@ export class TimerClient {
   // Runs fired callbacks while any tokens are busy and the service runs; parks on the endpoint's
   // lot between them.
   async #pump(): Promise<void> {
-    this.#pumping = true;
     const inbox = this.#inbox as MpscQueue;
     const lot = this.#lot as ParkingLot;
     try {
