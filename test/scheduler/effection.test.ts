@@ -47,10 +47,12 @@ test('cancelling the fiber halts the effection operation it waits on', async (t)
   const data = withCells();
   const sched = await startFor(t, { workers: 1, tasks, data });
   const id = sched.spawn(bridgedForever);
-  await new Promise((resolve) => setTimeout(resolve, 30));
+  const cells = new Int32Array(data.cells);
+  // Cancel once the operation runs (a task cancelled while still queued never starts).
+  for (let i = 0; i < 1000 && Atomics.load(cells, 5) === 0; i++)
+    await new Promise((r) => setTimeout(r, 5));
   sched.cancel(id);
   await t.throwsAsync(sched.join(id), { code: ErrorCode.CANCELLED });
-  const cells = new Int32Array(data.cells);
   for (let i = 0; i < 100 && Atomics.load(cells, 2) === 0; i++)
     await new Promise((r) => setTimeout(r, 10));
   t.is(Atomics.load(cells, 2), 1);

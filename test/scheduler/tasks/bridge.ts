@@ -13,8 +13,10 @@ export const bridged = task('bridged', function* (value: number) {
   });
 });
 
+/** Records in cell 5 that its operation started; waits forever; records in cell 2 its halt. */
 export const bridgedForever = task('bridgedForever', function* () {
   yield* fromOperation(function* () {
+    Atomics.store(cells(), 5, 1);
     try {
       yield* suspend();
     } finally {
