@@ -28,7 +28,6 @@ export class TimerWheel {
   #next = new Int32Array(1024);
   #used = 0; // entries ever handed out (the arrays' high-water mark)
   #free = NONE; // free entries, linked through #next
-  #size = 0;
   // List heads per level and slot, and per level an occupancy bitmap in two 32-bit words.
   readonly #heads = new Int32Array(LEVELS * SLOTS).fill(NONE);
   readonly #occupied = new Int32Array(LEVELS * 2);
@@ -45,19 +44,10 @@ export class TimerWheel {
     this.#elapsed = Math.floor(now / TICK_MS);
   }
 
-  get size(): number {
-    return this.#size;
-  }
-
-  get byteLength(): number {
-    return 20 * this.#deadlines.length;
-  }
-
   push(deadline: number, id: number): void {
     const entry = this.#allocate();
     this.#deadlines[entry] = deadline;
     this.#ids[entry] = id;
-    this.#size++;
     this.#place(entry);
   }
 
@@ -102,16 +92,6 @@ export class TimerWheel {
     const deadline = this.#deadlines[entry];
     this.#release(entry);
     return deadline;
-  }
-
-  /** When the wheel next has work (a slot to fire or cascade), or Infinity. */
-  nextWake(): number {
-    if (this.#dueAt < this.#due.length) return 0;
-    const next = this.#nextSlot();
-    if (next !== undefined) return next.tick * TICK_MS;
-    return this.#overflow === NONE
-      ? Number.POSITIVE_INFINITY
-      : (this.#rotation() + 1) * RANGE * TICK_MS; // when the overflow can be placed again
   }
 
   #rotation(): number {
@@ -221,7 +201,6 @@ export class TimerWheel {
   #release(entry: number): void {
     this.#next[entry] = this.#free;
     this.#free = entry;
-    this.#size--;
   }
 
   #grow(): void {
