@@ -7,12 +7,12 @@ import { pause, startFor } from './helpers.ts';
 const worker = (file: string) => new URL(`./workers/${file}`, import.meta.url);
 
 /** An endpoint (inbox + lot) in a buffer of its own, registered with the service. */
-function customEndpoint(service: TimerService) {
+function customEndpoint(service: TimerService, inboxCapacity = 1 << 16) {
   const layout = new SharedLayout();
-  const inboxAt = layout.reserve(MpscQueue.bytesFor(1 << 16));
+  const inboxAt = layout.reserve(MpscQueue.bytesFor(inboxCapacity));
   const lotAt = layout.reserve(ParkingLot.bytesFor());
   const buffer = layout.allocate();
-  const inbox = MpscQueue.create(buffer, inboxAt, 1 << 16);
+  const inbox = MpscQueue.create(buffer, inboxAt, inboxCapacity);
   const lot = ParkingLot.create(buffer, lotAt);
   return { index: service.addEndpoint(buffer, inboxAt, lotAt), inbox, lot };
 }
@@ -131,6 +131,35 @@ for (const buckets of ['per-thread', 'hashed'] as const) {
     t.true(service.stats().heapEntries < 200_000, 'the timer thread swept the cancelled entries');
   });
 }
+
+test('an endpoint whose inbox is full loses nothing: its tokens wait on the timer thread', async (t) => {
+  t.timeout(30_000);
+  const service = await startFor(t);
+  const client = service.client();
+  const endpoint = customEndpoint(service, 16);
+  const count = 500;
+  for (let token = 0; token < count; token++) {
+    client.schedule(token % 5, { endpoint: endpoint.index, token });
+  }
+  // Let every timer fire while nobody drains: 16 tokens fit, the rest overflow.
+  await pause(50);
+  t.is(endpoint.inbox.size(), 16);
+  const seen = new Uint8Array(count);
+  let received = 0;
+  while (received < count) {
+    const state = endpoint.lot.state();
+    for (let token = endpoint.inbox.pop(); token !== undefined; token = endpoint.inbox.pop()) {
+      seen[token]++;
+      received++;
+    }
+    if (received < count) await endpoint.lot.waitAsync(state, 5000);
+  }
+  t.true(
+    seen.every((times) => times === 1),
+    'every token once',
+  );
+  t.is(service.stats().fired, count);
+});
 
 test('a parked thread is woken through its endpoint, with or without a token', async (t) => {
   t.timeout(30_000);
