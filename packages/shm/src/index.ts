@@ -12,7 +12,7 @@ export { Futex, type WaitAsyncOptions, type WaitResult } from './futex.ts';
 export { MpscQueue } from './mpsc-queue.ts';
 export { ParkingLot, type ParkResult } from './parking-lot.ts';
 export { PerThreadCounter, type PerThreadCounterOptions } from './per-thread-counter.ts';
-export { alignToLine, CACHE_LINE } from './region.ts';
+export { alignToLine, CACHE_LINE, magic, openRegion, readHeader, writeHeader } from './region.ts';
 export { SharedLayout } from './shared-layout.ts';
 export { SlotPool, type SlotPoolOptions } from './slot-pool.ts';
 export {

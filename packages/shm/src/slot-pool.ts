@@ -223,12 +223,23 @@ export class SlotPool {
     return slot < this.capacity ? slot : -1;
   }
 
-  /** Slots in use, counted by scanning every slot: O(capacity), for statistics and tests. */
-  countInUse(): number {
+  /**
+   * Slots in use — in `phase` if given, in any phase if not — counted by scanning every slot:
+   * O(capacity), for statistics and tests.
+   */
+  countInUse(phase?: number): number {
+    if (phase !== undefined) requirePhase(phase);
     let inUse = 0;
-    for (let slot = 0; slot < this.capacity; slot++)
-      inUse += Atomics.load(this.#state, slot) & PHASES ? 1 : 0;
+    for (let slot = 0; slot < this.capacity; slot++) {
+      const current = Atomics.load(this.#state, slot) & PHASES;
+      if (phase === undefined ? current !== 0 : current === phase) inUse++;
+    }
     return inUse;
+  }
+
+  /** Free slots in this thread's cache (invisible to other threads until given back). */
+  get cached(): number {
+    return this.#cached;
   }
 
   /** Gives every slot in this thread's cache back to the shared list. */

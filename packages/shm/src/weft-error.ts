@@ -53,6 +53,12 @@ export const ErrorCode = {
   NOT_LOCKED: 'E_NOT_LOCKED',
   /** A fiber-only operation was called outside a fiber. */
   NOT_IN_FIBER: 'E_NOT_IN_FIBER',
+  /** A buffer was used after `release()`. */
+  RELEASED: 'E_RELEASED',
+  /** A frame's length prefix announces more than the limit the reader set. */
+  FRAME_TOO_LARGE: 'E_FRAME_TOO_LARGE',
+  /** A buffer was garbage-collected without `release()` (thrown in the leak check's debug mode). */
+  LEAKED: 'E_LEAKED',
 } as const;
 
 export type WeftErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,124 @@
+/**
+ * Hand-over records: how an IOBuf crosses to another thread without copying its bytes.
+ *
+ * `share()` writes the IOBuf's references — (block, offset, length) triples — into record blocks
+ * of the same pool, takes one shared reference on each block for the record, and returns the head
+ * record's versioned id. The descriptor that carries the id is small, plain data: postMessage it,
+ * or put its numbers in shared memory.
+ *
+ * `fromShared` claims the head record with one CAS (RECORD → READING), so exactly one reader ever
+ * takes a record: a second `fromShared` of the same descriptor, a stale id (the record was taken
+ * and its block reused) or a forged one fails the CAS and reads nothing. The reader takes over the
+ * record's block references, then frees the record blocks.
+ *
+ * A record block holds int32 words: [count, next record block or -1, then count triples]. Long
+ * IOBufs chain several record blocks.
+ */
+import { ErrorCode, WeftError } from '@weft/shm';
+import { BlockPhase, type BlockPool } from './block-pool.ts';
+
+const NONE = -1;
+const HEADER_WORDS = 2;
+
+function triplesPerRecord(blocks: BlockPool): number {
+  return Math.floor((blocks.blockSize / 4 - HEADER_WORDS) / 3);
+}
+
+/**
+ * Writes `triples[first, end)` into records, each named block gaining a reference for the record;
+ * returns the head record's id.
+ */
+export function writeRecord(
+  blocks: BlockPool,
+  triples: number[],
+  first: number,
+  end: number,
+): number {
+  const perRecord = triplesPerRecord(blocks);
+  const count = (end - first) / 3;
+  // Take every record block first: if the pool runs out, nothing has been referenced yet.
+  const records: number[] = [];
+  try {
+    for (let r = Math.max(1, Math.ceil(count / perRecord)); r > 0; r--) {
+      records.push(blocks.allocate(BlockPhase.RECORD));
+    }
+  } catch (error) {
+    for (const record of records) blocks.slots.free(record, BlockPhase.RECORD);
+    throw error;
+  }
+  const words = blocks.words;
+  for (let r = 0; r < records.length; r++) {
+    const at = blocks.offsetOf(records[r] >>> 0) / 4;
+    const from = first + 3 * r * perRecord;
+    const to = Math.min(end, from + 3 * perRecord);
+    words[at] = (to - from) / 3;
+    words[at + 1] = r + 1 < records.length ? records[r + 1] >>> 0 : NONE;
+    for (let i = from, w = at + HEADER_WORDS; i < to; i += 3, w += 3) {
+      blocks.retain(triples[i]);
+      words[w] = triples[i];
+      words[w + 1] = triples[i + 1];
+      words[w + 2] = triples[i + 2];
+    }
+  }
+  return records[0];
+}
+
+/**
+ * Claims the record `id` and passes each triple to `take`, which receives the record's reference
+ * on the block; then frees the record blocks. Throws E_STALE_ID if the record is not there to
+ * claim (already taken, stale or forged).
+ */
+export function readRecord(
+  blocks: BlockPool,
+  id: number,
+  take: (block: number, offset: number, length: number) => void,
+): void {
+  if (!blocks.slots.setPhase(id, BlockPhase.RECORD, BlockPhase.READING)) {
+    throw new WeftError(
+      ErrorCode.STALE_ID,
+      `no shared IOBuf under descriptor record ${id}: it was already taken by fromShared, or ` +
+        'the descriptor is stale or forged',
+    );
+  }
+  const perRecord = triplesPerRecord(blocks);
+  const words = blocks.words;
+  let record = id >>> 0;
+  let recordId = id;
+  let phase: number = BlockPhase.READING;
+  for (;;) {
+    const at = blocks.offsetOf(record) / 4;
+    const count = words[at];
+    const next = words[at + 1];
+    if (
+      !(count >= 0 && count <= perRecord) ||
+      !(next === NONE || (next >= 0 && next < blocks.maxBlocks))
+    ) {
+      throw corrupt(record);
+    }
+    for (let w = at + HEADER_WORDS; w < at + HEADER_WORDS + 3 * count; w += 3) {
+      const block = words[w];
+      const offset = words[w + 1];
+      const length = words[w + 2];
+      if (
+        !(block >= 0 && block < blocks.maxBlocks) ||
+        !(offset >= 0 && length > 0 && offset + length <= blocks.blockSize) ||
+        blocks.references(block) <= 0
+      ) {
+        throw corrupt(record);
+      }
+      take(block, offset, length);
+    }
+    blocks.slots.free(recordId, phase);
+    if (next === NONE) return;
+    record = next;
+    recordId = blocks.slots.idAt(record);
+    phase = BlockPhase.RECORD;
+  }
+}
+
+function corrupt(record: number): WeftError {
+  return new WeftError(
+    ErrorCode.BAD_REGION,
+    `the hand-over record in block ${record} is corrupt: shared memory was overwritten`,
+  );
+}
