@@ -42,7 +42,6 @@ export type Appendable = Uint8Array | ArrayBufferView | string | IOBuf;
 // Reads that straddle references are gathered here (8 bytes: the widest integer read).
 const scratch = new Uint8Array(8);
 const scratchView = new DataView(scratch.buffer);
-const SCRATCH = -1;
 
 /** Compact the reference array once this many leading triples are consumed and they are half. */
 const COMPACT_AFTER = 48;
