@@ -84,10 +84,14 @@ export class BlockPool {
   readonly #growBlocks: number;
   readonly slots: SlotPool;
   readonly #counts: Int32Array;
-  /** Every byte of the data buffer, as it grows; and the same as int32 words and a DataView. */
-  readonly bytes: Uint8Array;
-  readonly words: Int32Array;
-  readonly view: DataView;
+  /**
+   * The data buffer as bytes, int32 words and a DataView, as far as this thread has needed it.
+   * Fixed-length views, renewed when a block beyond them is used (`cover`): length-tracking views
+   * of a growable buffer cost 2–20× more per access in V8.
+   */
+  bytes!: Uint8Array;
+  words!: Int32Array;
+  view!: DataView;
 
   static create(options: BlockPoolOptions = {}): BlockPool {
     const blockSize = options.blockSize ?? 8192;
@@ -174,10 +178,7 @@ export class BlockPool {
     const layout = plan(maxBlocks);
     this.slots = SlotPool.attach(handle.control, layout.slots);
     this.#counts = new Int32Array(handle.control, layout.counts, maxBlocks);
-    // Length-tracking views: they cover the data buffer as it grows.
-    this.bytes = new Uint8Array(handle.data);
-    this.words = new Int32Array(handle.data);
-    this.view = new DataView(handle.data);
+    this.#renewViews();
   }
 
   /**
@@ -195,6 +196,7 @@ export class BlockPool {
     }
     const block = id >>> 0;
     if (this.offsetOf(block + 1) > this.handle.data.byteLength) this.#map(block);
+    this.cover(block);
     Atomics.store(this.#counts, block, 1);
     return id;
   }
@@ -206,14 +208,43 @@ export class BlockPool {
 
   /** Drops one reference to a DATA block; frees it with the last. */
   release(block: number): void {
-    if (Atomics.sub(this.#counts, block, 1) === 1) {
-      this.slots.free(this.slots.idAt(block), BlockPhase.DATA);
-    }
+    if (this.releaseKeeping(block)) this.free(block);
+  }
+
+  /**
+   * Drops one reference to a DATA block; true if it was the last: the caller then owns the
+   * block, unreferenced but not freed, to `free` or `reuse` (a thread's stash of hot blocks).
+   */
+  releaseKeeping(block: number): boolean {
+    return Atomics.sub(this.#counts, block, 1) === 1;
+  }
+
+  /** Gives a block its first reference again (one that `releaseKeeping` kept). */
+  reuse(block: number): void {
+    Atomics.store(this.#counts, block, 1);
+  }
+
+  /** Frees a DATA block that nobody references (one that `releaseKeeping` kept). */
+  free(block: number): void {
+    this.slots.free(this.slots.idAt(block), BlockPhase.DATA);
   }
 
   /** The reference count of `block` (for checks and tests). */
   references(block: number): number {
     return Atomics.load(this.#counts, block);
+  }
+
+  /** Makes this thread's views reach `block` (another thread may have grown the buffer for it). */
+  cover(block: number): void {
+    if (this.offsetOf(block + 1) > this.bytes.length) this.#renewViews();
+  }
+
+  #renewViews(): void {
+    const { data } = this.handle;
+    const length = data.byteLength;
+    this.bytes = new Uint8Array(data, 0, length);
+    this.words = new Int32Array(data, 0, length / 4);
+    this.view = new DataView(data, 0, length);
   }
 
   /** Where `block` starts in the data buffer. */

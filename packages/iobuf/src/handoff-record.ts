@@ -81,11 +81,12 @@ export function readRecord(
     );
   }
   const perRecord = triplesPerRecord(blocks);
-  const words = blocks.words;
   let record = id >>> 0;
   let recordId = id;
   let phase: number = BlockPhase.READING;
   for (;;) {
+    blocks.cover(record);
+    const words = blocks.words;
     const at = blocks.offsetOf(record) / 4;
     const count = words[at];
     const next = words[at + 1];

@@ -48,9 +48,12 @@ const COMPACT_AFTER = 48;
 
 export class IOBuf {
   readonly #pool: IOBufPool;
-  // (block, offset, length) triples; those before #first are consumed (their block is -1).
+  // (block, offset, length) triples in [#first, #end). The array only grows (shrinking and
+  // regrowing it would allocate on every clear); triples outside the range have block -1, so that
+  // the leak net, which sees the whole array, drops only live ones.
   readonly #refs: number[] = [];
   #first = 0;
+  #end = 0;
   #length = 0;
   #tracked = false;
   #released = false;
@@ -104,7 +107,7 @@ export class IOBuf {
   /** References (block pieces) this IOBuf is made of. */
   get pieces(): number {
     this.#live();
-    return (this.#refs.length - this.#first) / 3;
+    return (this.#end - this.#first) / 3;
   }
 
   /** The pool view this IOBuf belongs to. */
@@ -169,14 +172,13 @@ export class IOBuf {
 
   #appendBytes(source: Uint8Array, start: number, end: number): void {
     const pool = this.#pool;
-    const bytes = pool.bytes;
     let at = start;
     while (at < end) {
-      const block = pool.writeBlock();
+      const block = pool.writeBlock(); // (may grow the buffer: read pool.bytes after it)
       const offset = pool.writeCursor;
       const count = Math.min(end - at, pool.blockSize - offset);
       const piece = at === 0 && count === source.length ? source : source.subarray(at, at + count);
-      bytes.set(piece, pool.baseOf(block) + offset);
+      pool.bytes.set(piece, pool.baseOf(block) + offset);
       pool.wrote(count);
       pool.hold(block);
       this.#pushHeld(block, offset, count);
@@ -221,8 +223,8 @@ export class IOBuf {
     let i = source.#foundAt;
     let inside = source.#foundInside;
     let left = count;
-    // Snapshot the end first: appending to itself extends the array being read.
-    const end = refs.length;
+    // Snapshot the end first: appending to itself extends the range being read.
+    const end = source.#end;
     while (left > 0 && i < end) {
       const block = refs[i];
       const take = Math.min(left, refs[i + 2] - inside);
@@ -238,14 +240,21 @@ export class IOBuf {
   // continues it (then the extra hold is given back).
   #pushHeld(block: number, offset: number, length: number): void {
     const refs = this.#refs;
-    const last = refs.length - 3;
+    const last = this.#end - 3;
     this.#length += length;
     if (last >= this.#first && refs[last] === block && refs[last + 1] + refs[last + 2] === offset) {
       refs[last + 2] += length;
       this.#pool.drop(block);
       return;
     }
-    refs.push(block, offset, length);
+    if (this.#end === refs.length) {
+      refs.push(block, offset, length);
+    } else {
+      refs[last + 3] = block;
+      refs[last + 4] = offset;
+      refs[last + 5] = length;
+    }
+    this.#end += 3;
     if (!this.#tracked) {
       this.#tracked = true;
       this.#pool.leakNet.track(this, refs);
@@ -298,18 +307,19 @@ export class IOBuf {
     const refs = this.#refs;
     let left = count;
     while (left > 0) {
-      const last = refs.length - 3;
+      const last = this.#end - 3;
       if (refs[last + 2] <= left) {
         left -= refs[last + 2];
         this.#pool.drop(refs[last]);
-        refs.length = last;
+        refs[last] = -1;
+        this.#end = last;
       } else {
         refs[last + 2] -= left;
         left = 0;
       }
     }
     this.#length -= count;
-    if (refs.length === this.#first) this.#reset();
+    if (this.#end === this.#first) this.#reset();
     return count;
   }
 
@@ -355,16 +365,20 @@ export class IOBuf {
     }
     this.#first = i;
     this.#length -= count;
-    if (i === refs.length) this.#reset();
-    else if (i >= COMPACT_AFTER && 2 * i >= refs.length) {
-      refs.splice(0, i);
+    if (i === this.#end) this.#reset();
+    else if (i >= COMPACT_AFTER && 2 * i >= this.#end) {
+      // Move the live triples to the front; what was behind them is consumed (-1) already.
+      refs.copyWithin(0, i, this.#end);
+      for (let k = this.#end - i; k < this.#end; k += 3) refs[k] = -1;
+      this.#end -= i;
       this.#first = 0;
     }
   }
 
+  // Empties the range (its triples are consumed or dropped: block -1 already).
   #reset(): void {
-    this.#refs.length = 0;
     this.#first = 0;
+    this.#end = 0;
   }
 
   // ---- reading ----
@@ -435,7 +449,7 @@ export class IOBuf {
     const refs = this.#refs;
     const i = this.#first;
     // One piece: decode in place.
-    if (refs.length - i === 3) return this.#pieceView(i, 0, refs[i + 2]).toString(encoding);
+    if (this.#end - i === 3) return this.#pieceView(i, 0, refs[i + 2]).toString(encoding);
     return this.toBuffer().toString(encoding);
   }
 
@@ -517,7 +531,7 @@ export class IOBuf {
     requireSize(max, 'slices max');
     const out: Buffer[] = [];
     const refs = this.#refs;
-    for (let i = this.#first; i < refs.length && out.length < max; i += 3) {
+    for (let i = this.#first; i < this.#end && out.length < max; i += 3) {
       out.push(this.#pieceView(i, 0, refs[i + 2]));
     }
     return out;
@@ -540,78 +554,97 @@ export class IOBuf {
     return (this.#byteAtChecked(offset) << 24) >> 24;
   }
   readUInt16BE(offset = 0): number {
-    return this.#view(offset, 2).getUint16(this.#at);
+    const b = this.#bytesAt(offset, 2);
+    const at = this.#at;
+    return (b[at] << 8) | b[at + 1];
   }
   readUInt16LE(offset = 0): number {
-    return this.#view(offset, 2).getUint16(this.#at, true);
+    const b = this.#bytesAt(offset, 2);
+    const at = this.#at;
+    return b[at] | (b[at + 1] << 8);
   }
   readInt16BE(offset = 0): number {
-    return this.#view(offset, 2).getInt16(this.#at);
+    return (this.readUInt16BE(offset) << 16) >> 16;
   }
   readInt16LE(offset = 0): number {
-    return this.#view(offset, 2).getInt16(this.#at, true);
+    return (this.readUInt16LE(offset) << 16) >> 16;
   }
   readUInt32BE(offset = 0): number {
-    return this.#view(offset, 4).getUint32(this.#at);
+    return this.readInt32BE(offset) >>> 0;
   }
   readUInt32LE(offset = 0): number {
-    return this.#view(offset, 4).getUint32(this.#at, true);
+    return this.readInt32LE(offset) >>> 0;
   }
   readInt32BE(offset = 0): number {
-    return this.#view(offset, 4).getInt32(this.#at);
+    const b = this.#bytesAt(offset, 4);
+    const at = this.#at;
+    return (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
   }
   readInt32LE(offset = 0): number {
-    return this.#view(offset, 4).getInt32(this.#at, true);
+    const b = this.#bytesAt(offset, 4);
+    const at = this.#at;
+    return b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24);
   }
+  // Wider and floating-point reads go through a DataView over the scratch copy: rarer, and a
+  // DataView call on shared memory costs more than the copy of 8 bytes.
   readBigUInt64BE(offset = 0): bigint {
-    return this.#view(offset, 8).getBigUint64(this.#at);
+    return this.#scratchView(offset, 8).getBigUint64(0);
   }
   readBigUInt64LE(offset = 0): bigint {
-    return this.#view(offset, 8).getBigUint64(this.#at, true);
+    return this.#scratchView(offset, 8).getBigUint64(0, true);
   }
   readBigInt64BE(offset = 0): bigint {
-    return this.#view(offset, 8).getBigInt64(this.#at);
+    return this.#scratchView(offset, 8).getBigInt64(0);
   }
   readBigInt64LE(offset = 0): bigint {
-    return this.#view(offset, 8).getBigInt64(this.#at, true);
+    return this.#scratchView(offset, 8).getBigInt64(0, true);
   }
   readFloatBE(offset = 0): number {
-    return this.#view(offset, 4).getFloat32(this.#at);
+    return this.#scratchView(offset, 4).getFloat32(0);
   }
   readFloatLE(offset = 0): number {
-    return this.#view(offset, 4).getFloat32(this.#at, true);
+    return this.#scratchView(offset, 4).getFloat32(0, true);
   }
   readDoubleBE(offset = 0): number {
-    return this.#view(offset, 8).getFloat64(this.#at);
+    return this.#scratchView(offset, 8).getFloat64(0);
   }
   readDoubleLE(offset = 0): number {
-    return this.#view(offset, 8).getFloat64(this.#at, true);
+    return this.#scratchView(offset, 8).getFloat64(0, true);
   }
 
-  // Where the last #view call put the bytes, in the DataView it returned.
+  // Where the last #bytesAt call put the bytes, in the array it returned.
   #at = 0;
 
-  // A DataView holding bytes [offset, offset + size) at #at: the pool's own view when they lie
-  // in one block piece, else the scratch they were gathered into.
-  #view(offset: number, size: number): DataView {
-    this.#live();
-    this.#requireWithin(requireSize(offset, 'read offset'), size, 'read');
+  // An array holding bytes [offset, offset + size) from #at: the block memory itself when they
+  // lie in one piece, else the scratch they were gathered into.
+  #bytesAt(offset: number, size: number): Uint8Array {
+    this.#checkRead(offset, size);
     this.#locate(offset);
     const refs = this.#refs;
     const i = this.#foundAt;
-    const block = refs[i];
-    if (this.#foundInside + size <= refs[i + 2] && block < this.#pool.userBase) {
+    if (this.#foundInside + size <= refs[i + 2]) {
+      const block = refs[i];
       this.#at = this.#pool.baseOf(block) + refs[i + 1] + this.#foundInside;
-      return this.#pool.blocks.view;
+      return this.#pool.bytesOf(block);
     }
     this.#copyOut(scratch, 0, offset, size);
     this.#at = 0;
+    return scratch;
+  }
+
+  #scratchView(offset: number, size: number): DataView {
+    this.#checkRead(offset, size);
+    this.#copyOut(scratch, 0, offset, size);
     return scratchView;
   }
 
-  #byteAtChecked(offset: number): number {
+  #checkRead(offset: number, size: number): void {
     this.#live();
-    this.#requireWithin(requireSize(offset, 'read offset'), 1, 'read');
+    this.#requireWithin(requireSize(offset, 'read offset'), size, 'read');
+  }
+
+  #byteAtChecked(offset: number): number {
+    this.#checkRead(offset, 1);
     return this.#byteAt(offset);
   }
 
@@ -704,7 +737,7 @@ export class IOBuf {
       });
     }
     try {
-      const record = writeRecord(pool.blocks, source.#refs, source.#first, source.#refs.length);
+      const record = writeRecord(pool.blocks, source.#refs, source.#first, source.#end);
       return { pool: pool.handle, record, length: this.#length };
     } finally {
       if (source !== this) source.release();
@@ -713,14 +746,14 @@ export class IOBuf {
 
   #holdsUserData(): boolean {
     const refs = this.#refs;
-    for (let i = this.#first; i < refs.length; i += 3)
+    for (let i = this.#first; i < this.#end; i += 3)
       if (refs[i] >= this.#pool.userBase) return true;
     return false;
   }
 
   #forEachRef(visit: (block: number, offset: number, length: number) => void): void {
     const refs = this.#refs;
-    for (let i = this.#first; i < refs.length; i += 3) visit(refs[i], refs[i + 1], refs[i + 2]);
+    for (let i = this.#first; i < this.#end; i += 3) visit(refs[i], refs[i + 1], refs[i + 2]);
   }
 
   // ---- lifetime ----
@@ -729,7 +762,10 @@ export class IOBuf {
   clear(): void {
     this.#live();
     const refs = this.#refs;
-    for (let i = this.#first; i < refs.length; i += 3) this.#pool.drop(refs[i]);
+    for (let i = this.#first; i < this.#end; i += 3) {
+      this.#pool.drop(refs[i]);
+      refs[i] = -1;
+    }
     this.#reset();
     this.#length = 0;
   }
