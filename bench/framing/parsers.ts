@@ -30,12 +30,13 @@ function harness(): Parser {
 }
 
 /**
- * weft: an IOPortal receives each chunk (copied into the thread's write block), and frames are
- * moved into one reused IOBuf — references only, nothing allocated per message.
+ * weft: an IOPortal receives each chunk (copied into the thread's write block, or wrapped as user
+ * data with `wrapAbove: 0`), and frames are moved into one reused IOBuf — references only,
+ * nothing allocated per message.
  */
-function weft(): Parser {
+function weft(wrapAbove?: number): Parser {
   const pool = IOBufPool.create({ leakCheck: 'off' });
-  const portal = new IOPortal(pool);
+  const portal = new IOPortal(pool, { wrapAbove });
   const frames = lengthPrefixed({ bytes: 4 });
   const frame = new IOBuf(pool);
   const checksum = { count: 0, bytes: 0, xor: 0 };
@@ -199,7 +200,8 @@ function linear(): Parser {
 /** Every parser, by the name the benchmark uses. */
 export const parsers = {
   harness,
-  weft,
+  weft: () => weft(),
+  'weft, chunks wrapped': () => weft(0),
   'weft, a new IOBuf per message': weftNewIOBufs,
   'Buffer.concat': concat,
   bl: bufferList,

@@ -160,4 +160,12 @@ test('a portal copies small chunks and wraps large ones without copying', (t) =>
   t.true(portal.equals(Buffer.concat([Buffer.from('small'), big])));
   portal.release();
   t.is(pool.stats().userDataHere, 0);
+  const byDefault = new IOPortal(pool);
+  t.is(byDefault.wrapAbove, 4096);
+  byDefault.receive(Buffer.alloc(4095)).receive(Buffer.alloc(4096));
+  t.is(pool.stats().userDataHere, 1, 'only the 4 KiB chunk is wrapped');
+  byDefault.release();
+  for (const wrapAbove of [-1, 0.5, Number.NaN]) {
+    t.throws(() => new IOPortal(pool, { wrapAbove }), { instanceOf: RangeError });
+  }
 });

@@ -23,6 +23,7 @@ const operation = fc.oneof(
   fc.record({ op: fc.constant('cutUntil' as const), which: fc.boolean(), byte: fc.nat(255) }),
   fc.record({ op: fc.constant('read' as const), which: fc.boolean(), at: fc.nat(2000) }),
   fc.record({ op: fc.constant('clear' as const), which: fc.boolean() }),
+  fc.record({ op: fc.constant('handOff' as const), which: fc.boolean(), move: fc.boolean() }),
 );
 
 test('random operation sequences keep every IOBuf equal to a Buffer model; all blocks come back', (t) => {
@@ -99,11 +100,20 @@ test('random operation sequences keep every IOBuf equal to a Buffer model; all b
             buf.clear();
             models[k] = Buffer.alloc(0);
             break;
+          case 'handOff': {
+            // The IOBuf is replaced by what a hand-over to this same thread gives back.
+            const shared = o.move ? buf.transfer() : buf.share();
+            if (buf.released !== o.move) return false;
+            bufs[k] = IOBuf.fromShared(shared);
+            buf.release();
+            break;
+          }
         }
         if (!bufs[0].equals(models[0]) || !bufs[1].equals(models[1])) return false;
       }
       for (const buf of bufs) buf.release();
-      return pool.stats().heldHere <= 1 && pool.stats().userDataHere === 0; // the write block
+      const stats = pool.stats();
+      return stats.heldHere <= 1 && stats.userDataHere === 0 && stats.recordsInFlight === 0; // 1: the write block
     }),
     { numRuns: 300 },
   );

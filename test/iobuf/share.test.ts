@@ -50,6 +50,67 @@ test('IOBufs cross to two workers and back without copies: content equal, every 
   t.is(stats.heldHere, 0);
 });
 
+test('transfer moves IOBufs to a worker and back: the sender is released, content equal, blocks returned', async (t) => {
+  t.timeout(60_000);
+  const pool = IOBufPool.create({ blockSize: 256, maxBlocks: 16_384, leakCheck: 'off' });
+  const sizes = [0, 1, 256, 5000, 100_000];
+  const bufs = sizes.map((size) => {
+    const data = randomBytes(size);
+    return new IOBuf(pool)
+      .append(data.subarray(0, size >> 1))
+      .appendUserData(data.subarray(size >> 1));
+  });
+  const digests = bufs.map((b) => digest(b.toBuffer()));
+  const shared = bufs.map((b) => b.transfer());
+  t.true(bufs.every((b) => b.released));
+  t.throws(() => bufs[1].length, { code: ErrorCode.RELEASED });
+  const [result] = await runWorkers<PeerResult>(
+    [{ script: worker('share-peer.ts'), data: { shared, digests, tag: 'm', transfer: true } }],
+    50_000,
+  );
+  t.deepEqual(result.faults, []);
+  for (let i = 0; i < result.replies.length; i++) {
+    const back = IOBuf.fromShared(result.replies[i]);
+    t.is(digest(back.toBuffer()), result.replyDigests[i]);
+    back.release();
+  }
+  pool.trim();
+  t.is(pool.stats().recordsInFlight, 0);
+  t.is(pool.stats().blocksInUse, 0, 'every block is free again');
+});
+
+test('transfer keeps blocks that other IOBufs of this thread still refer to', (t) => {
+  const pool = IOBufPool.create({ blockSize: 256, leakCheck: 'off' });
+  const whole = IOBuf.from(Buffer.alloc(1000, 7), pool);
+  const part = whole.cutn(300); // shares a block with what is left of `whole`
+  const taken = IOBuf.fromShared(part.transfer());
+  t.true(part.released);
+  t.true(taken.equals(Buffer.alloc(300, 7)));
+  t.true(whole.equals(Buffer.alloc(700, 7)), 'the other IOBuf is intact');
+  taken.release();
+  t.true(whole.equals(Buffer.alloc(700, 7)), 'and stays so after the taken IOBuf goes');
+  whole.release();
+  pool.trim();
+  t.is(pool.stats().blocksInUse, 0);
+});
+
+test('share and transfer on a full pool are E_CAPACITY and leave the IOBuf as it was', (t) => {
+  const pool = IOBufPool.create({ blockSize: 256, maxBlocks: 4, leakCheck: 'off' });
+  const full = IOBuf.from(Buffer.alloc(1024, 9), pool); // every block: none left for a record
+  for (const handOff of [() => full.share(), () => full.transfer()]) {
+    t.throws(handOff, { code: ErrorCode.CAPACITY });
+    t.false(full.released);
+    t.true(full.equals(Buffer.alloc(1024, 9)));
+  }
+  t.is(pool.stats().recordsInFlight, 0);
+  full.popFront(256); // frees a block (kept in this thread's stash): a record fits now
+  const taken = IOBuf.fromShared(full.transfer());
+  t.true(taken.equals(Buffer.alloc(768, 9)));
+  taken.release();
+  pool.trim();
+  t.is(pool.stats().blocksInUse, 0);
+});
+
 test('a descriptor is taken up once: two threads racing for it, one wins', async (t) => {
   t.timeout(60_000);
   const pool = IOBufPool.create({ leakCheck: 'off' });

@@ -229,11 +229,6 @@ export class BlockPool {
     this.slots.free(this.slots.idAt(block), BlockPhase.DATA);
   }
 
-  /** The reference count of `block` (for checks and tests). */
-  references(block: number): number {
-    return Atomics.load(this.#counts, block);
-  }
-
   /** Makes this thread's views reach `block` (another thread may have grown the buffer for it). */
   cover(block: number): void {
     if (this.offsetOf(block + 1) > this.bytes.length) this.#renewViews();

@@ -16,6 +16,7 @@
  */
 import { ErrorCode, WeftError } from '@weft/shm';
 import { BlockPhase, type BlockPool } from './block-pool.ts';
+import type { IOBufPool } from './iobuf-pool.ts';
 
 const NONE = -1;
 const HEADER_WORDS = 2;
@@ -25,22 +26,25 @@ function triplesPerRecord(blocks: BlockPool): number {
 }
 
 /**
- * Writes `triples[first, end)` into records, each named block gaining a reference for the record;
- * returns the head record's id.
+ * Writes `triples[first, end)` of `pool`'s thread into records, each giving the record a shared
+ * reference on its block: a new one (share), or the thread's own hold handed over (`move`,
+ * transfer). Returns the head record's id.
  */
 export function writeRecord(
-  blocks: BlockPool,
+  pool: IOBufPool,
   triples: number[],
   first: number,
   end: number,
+  move: boolean,
 ): number {
+  const blocks = pool.blocks;
   const perRecord = triplesPerRecord(blocks);
   const count = (end - first) / 3;
   // Take every record block first: if the pool runs out, nothing has been referenced yet.
   const records: number[] = [];
   try {
     for (let r = Math.max(1, Math.ceil(count / perRecord)); r > 0; r--) {
-      records.push(blocks.allocate(BlockPhase.RECORD));
+      records.push(pool.allocate(BlockPhase.RECORD));
     }
   } catch (error) {
     for (const record of records) blocks.slots.free(record, BlockPhase.RECORD);
@@ -54,7 +58,8 @@ export function writeRecord(
     words[at] = (to - from) / 3;
     words[at + 1] = r + 1 < records.length ? records[r + 1] >>> 0 : NONE;
     for (let i = from, w = at + HEADER_WORDS; i < to; i += 3, w += 3) {
-      blocks.retain(triples[i]);
+      if (move) pool.handOver(triples[i]);
+      else blocks.retain(triples[i]);
       words[w] = triples[i];
       words[w + 1] = triples[i + 1];
       words[w + 2] = triples[i + 2];
@@ -64,15 +69,12 @@ export function writeRecord(
 }
 
 /**
- * Claims the record `id` and passes each triple to `take`, which receives the record's reference
- * on the block; then frees the record blocks. Throws E_STALE_ID if the record is not there to
- * claim (already taken, stale or forged).
+ * Claims the record `id`, appends its triples to `into` (each comes with the record's reference
+ * on its block, which the caller takes over), makes this thread's views cover their blocks, and
+ * frees the record blocks. Throws E_STALE_ID if the record is not there to claim (already taken,
+ * stale or forged).
  */
-export function readRecord(
-  blocks: BlockPool,
-  id: number,
-  take: (block: number, offset: number, length: number) => void,
-): void {
+export function readRecord(blocks: BlockPool, id: number, into: number[]): void {
   if (!blocks.slots.setPhase(id, BlockPhase.RECORD, BlockPhase.READING)) {
     throw new WeftError(
       ErrorCode.STALE_ID,
@@ -84,6 +86,7 @@ export function readRecord(
   let record = id >>> 0;
   let recordId = id;
   let phase: number = BlockPhase.READING;
+  let highest = 0;
   for (;;) {
     blocks.cover(record);
     const words = blocks.words;
@@ -96,25 +99,35 @@ export function readRecord(
     ) {
       throw corrupt(record);
     }
+    // Sized once, filled by index: pushing triple by triple costs 5× more (the array regrows).
+    let filled = into.length;
+    into.length = filled + 3 * count;
     for (let w = at + HEADER_WORDS; w < at + HEADER_WORDS + 3 * count; w += 3) {
       const block = words[w];
       const offset = words[w + 1];
       const length = words[w + 2];
+      // The claim above proves this is a record a sharer wrote and nobody took: its blocks are
+      // referenced. These checks only keep an overwritten record from naming memory outside the
+      // pool's blocks.
       if (
         !(block >= 0 && block < blocks.maxBlocks) ||
-        !(offset >= 0 && length > 0 && offset + length <= blocks.blockSize) ||
-        blocks.references(block) <= 0
+        !(offset >= 0 && length > 0 && offset + length <= blocks.blockSize)
       ) {
         throw corrupt(record);
       }
-      take(block, offset, length);
+      if (block > highest) highest = block;
+      into[filled] = block;
+      into[filled + 1] = offset;
+      into[filled + 2] = length;
+      filled += 3;
     }
     blocks.slots.free(recordId, phase);
-    if (next === NONE) return;
+    if (next === NONE) break;
     record = next;
     recordId = blocks.slots.idAt(record);
     phase = BlockPhase.RECORD;
   }
+  blocks.cover(highest);
 }
 
 function corrupt(record: number): WeftError {

@@ -68,6 +68,11 @@ const STASH = 8;
 
 /** This thread's view of each pool, by pool id. */
 const views = new Map<number, IOBufPool>();
+/**
+ * The same, by control buffer object: a thread taking up many descriptors from one message finds
+ * the view without reading the pool's header (~0.8 µs) each time.
+ */
+const viewsByControl = new WeakMap<SharedArrayBuffer, IOBufPool>();
 let defaultPool: IOBufPool | undefined;
 
 export class IOBufPool {
@@ -95,12 +100,16 @@ export class IOBufPool {
 
   /** This thread's view of the pool `handle` names (one per thread and pool). */
   static attach(handle: BlockPoolHandle, options: IOBufPoolThreadOptions = {}): IOBufPool {
+    const control = (handle as BlockPoolHandle | null)?.control;
+    const known = typeof control === 'object' ? viewsByControl.get(control) : undefined;
+    if (known !== undefined && handle.data === known.handle.data) return known;
     const blocks = BlockPool.attach(handle);
     let view = views.get(blocks.id);
     if (view === undefined) {
       view = new IOBufPool(blocks, options.leakCheck ?? 'report');
       views.set(blocks.id, view);
     }
+    viewsByControl.set(handle.control, view);
     return view;
   }
 
@@ -155,9 +164,37 @@ export class IOBufPool {
    * it keeps the record's shared reference; a later one gives it back.
    */
   adopt(block: number): void {
-    this.blocks.cover(block);
     if (this.#holds[block]++ === 0) this.#heldBlocks++;
     else this.blocks.release(block);
+  }
+
+  /**
+   * Takes a free block into `phase` (a hand-over record's). When none is free, this thread's
+   * stash goes back to the pool first: a stashed block is free, only kept for the next write.
+   */
+  allocate(phase: number): number {
+    try {
+      return this.blocks.allocate(phase);
+    } catch (error) {
+      if (this.#stashed === 0) throw error;
+      this.#freeStash();
+      return this.blocks.allocate(phase);
+    }
+  }
+
+  /**
+   * Gives one of this thread's holds on `block` to a hand-over record. The thread's last hold
+   * passes its shared reference on as it is (no atomic operation); otherwise the record takes a
+   * shared reference of its own.
+   */
+  handOver(block: number): void {
+    if (this.#holds[block] === 1) {
+      this.#holds[block] = 0;
+      this.#heldBlocks--;
+    } else {
+      this.blocks.retain(block);
+      this.#holds[block]--;
+    }
   }
 
   /** The bytes `block` lives in (the data buffer, or the user data itself). */
@@ -230,8 +267,12 @@ export class IOBufPool {
       this.drop(this.#writeBlock);
       this.#writeBlock = -1;
     }
-    while (this.#stashed > 0) this.blocks.free(this.#stash[--this.#stashed]);
+    this.#freeStash();
     this.blocks.slots.flushCache();
+  }
+
+  #freeStash(): void {
+    while (this.#stashed > 0) this.blocks.free(this.#stash[--this.#stashed]);
   }
 
   stats(): IOBufPoolStats {

@@ -91,10 +91,19 @@ export class IOBuf {
     }
     const pool = IOBufPool.attach(shared.pool);
     const buf = new IOBuf(pool);
-    readRecord(pool.blocks, record, (block, offset, length) => {
-      pool.adopt(block);
-      buf.#pushHeld(block, offset, length);
-    });
+    const refs = buf.#refs;
+    readRecord(pool.blocks, record, refs);
+    let length = 0;
+    for (let i = 0; i < refs.length; i += 3) {
+      pool.adopt(refs[i]);
+      length += refs[i + 2];
+    }
+    buf.#end = refs.length;
+    buf.#length = length;
+    if (length > 0) {
+      buf.#tracked = true;
+      pool.leakNet.track(buf, refs);
+    }
     return buf;
   }
 
@@ -721,27 +730,49 @@ export class IOBuf {
    * unchanged. A descriptor never taken up keeps its blocks: take it and release the result.
    */
   share(): SharedIOBuf {
+    return this.#handOff(false);
+  }
+
+  /**
+   * `share()` and `release()` in one step, as postMessage's transfer: the references move into
+   * the descriptor, and the blocks only this IOBuf held on this thread pass over without an
+   * atomic operation. This IOBuf is released (if the pool has no room for the hand-over record,
+   * it throws E_CAPACITY and this IOBuf is left as it was).
+   */
+  transfer(): SharedIOBuf {
+    return this.#handOff(true);
+  }
+
+  #handOff(move: boolean): SharedIOBuf {
     this.#live();
     const pool = this.#pool;
-    let source: IOBuf = this;
-    if (this.#holdsUserData()) {
-      // User data is this thread's memory: copy it into blocks, keep block pieces as they are.
-      source = new IOBuf(pool);
-      this.#forEachRef((block, offset, length) => {
-        if (block >= pool.userBase) {
-          source.#appendBytes(pool.bytesOf(block), offset, offset + length);
-        } else {
-          pool.hold(block);
-          source.#pushHeld(block, offset, length);
-        }
-      });
-    }
+    const length = this.#length;
+    // User data is this thread's memory: a stand-in copies it into blocks, keeps block pieces.
+    const source = this.#holdsUserData() ? this.#withUserDataCopied() : this;
     try {
-      const record = writeRecord(pool.blocks, source.#refs, source.#first, source.#end);
-      return { pool: pool.handle, record, length: this.#length };
+      const record = writeRecord(pool, source.#refs, source.#first, source.#end, move);
+      if (move) {
+        source.#forget();
+        this.release();
+      }
+      return { pool: pool.handle, record, length };
     } finally {
       if (source !== this) source.release();
     }
+  }
+
+  #withUserDataCopied(): IOBuf {
+    const pool = this.#pool;
+    const copy = new IOBuf(pool);
+    this.#forEachRef((block, offset, length) => {
+      if (block >= pool.userBase) {
+        copy.#appendBytes(pool.bytesOf(block), offset, offset + length);
+      } else {
+        pool.hold(block);
+        copy.#pushHeld(block, offset, length);
+      }
+    });
+    return copy;
   }
 
   #holdsUserData(): boolean {
@@ -762,10 +793,14 @@ export class IOBuf {
   clear(): void {
     this.#live();
     const refs = this.#refs;
-    for (let i = this.#first; i < this.#end; i += 3) {
-      this.#pool.drop(refs[i]);
-      refs[i] = -1;
-    }
+    for (let i = this.#first; i < this.#end; i += 3) this.#pool.drop(refs[i]);
+    this.#forget();
+  }
+
+  /** Empties this IOBuf without dropping its references (they were handed on). */
+  #forget(): void {
+    const refs = this.#refs;
+    for (let i = this.#first; i < this.#end; i += 3) refs[i] = -1;
     this.#reset();
     this.#length = 0;
   }

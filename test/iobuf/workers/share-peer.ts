@@ -1,13 +1,15 @@
 // Takes up IOBufs the main thread shared, checks them, and shares back each one extended with
-// bytes written on this thread. Then releases everything it held and gives its blocks back.
+// bytes written on this thread (or transfers it back, with `transfer`). Then releases everything
+// it held and gives its blocks back.
 import { parentPort, workerData } from 'node:worker_threads';
 import { IOBuf, type IOBufPool, type SharedIOBuf } from '@weft/iobuf';
 import { digest } from '../digest.ts';
 
-const { shared, digests, tag } = workerData as {
+const { shared, digests, tag, transfer } = workerData as {
   shared: SharedIOBuf[];
   digests: string[];
   tag: string;
+  transfer?: boolean;
 };
 const faults: string[] = [];
 const replies: SharedIOBuf[] = [];
@@ -18,9 +20,9 @@ for (let i = 0; i < shared.length; i++) {
   pool = buf.pool;
   if (digest(buf.toBuffer()) !== digests[i]) faults.push(`IOBuf ${i} arrived different`);
   buf.append(`${tag}:${i}`).append(Buffer.alloc(1000 + i, i));
-  replies.push(buf.share());
   replyDigests.push(digest(buf.toBuffer()));
-  buf.release();
+  replies.push(transfer ? buf.transfer() : buf.share());
+  buf.release(); // (harmless after transfer)
 }
 // A reply taken up on the thread that shared it works as well; share it again.
 if (replies.length > 0) {
