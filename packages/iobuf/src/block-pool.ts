@@ -7,16 +7,17 @@
  * - control: a header, a SlotPool over the block numbers (its per-thread caches are brpc's
  *   thread-local block cache over a shared free list) and one int32 reference count per block;
  * - data: a header line, then the blocks, in a growable SharedArrayBuffer of `maxBlocks ×
- *   blockSize` (plus the line) at most. It starts small and grows (any thread may grow it; every
- *   thread's length-tracking views see the growth) as blocks with higher numbers are first used,
- *   so a pool reserves address space for its maximum but only commits what it has used.
+ *   blockSize` (plus the line) at most. It starts small and grows (any thread may grow it; each
+ *   thread renews its views when it first meets a block beyond them) as blocks with higher
+ *   numbers are first used, so a pool reserves address space for its maximum but only commits
+ *   what it has used.
  *
  * Both headers carry the pool's random id. A thread keeps one view per pool id, however many
  * copies of the buffers reach it (each postMessage delivers new SharedArrayBuffer objects for the
  * same memory), and a data buffer whose id differs from its control buffer's is refused.
  *
  * A block's slot phase says what it holds: DATA (bytes that IOBufs refer to) or a RECORD (the
- * reference list of an IOBuf handed to another thread, see shared-iobuf.ts), which its reader
+ * reference list of an IOBuf handed to another thread, see handoff-record.ts), which its reader
  * claims by moving it to READING. The reference count of a DATA block counts the threads holding
  * it (each thread counts its own IOBufs' references without atomics, see IOBufPool) plus the
  * hand-over records that name it; the block is freed when it drops to zero.

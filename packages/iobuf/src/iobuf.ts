@@ -11,7 +11,8 @@
  *   no byte is copied. A reference split in two gains a hold on its block.
  * - Reads at an offset (`readUInt32BE(offset)` and friends) find the reference that holds the
  *   offset, read in place when the bytes are contiguous, and gather them when they straddle.
- * - `share()` / `IOBuf.fromShared()` hand the references to another thread (handoff-record.ts).
+ * - `share()` or `transfer()`, then `IOBuf.fromShared()`, hand the references to another thread
+ *   (handoff-record.ts).
  *
  * Every IOBuf belongs to one pool view, that is to one thread. `release()` (or `using`) gives its
  * references back; later use is E_RELEASED. Views returned by `peek` and `slices` point into
