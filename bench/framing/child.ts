@@ -43,6 +43,7 @@ for (let pass = 0; pass < Number(passCount); pass++) {
     gcMs += gc.cost / 1000;
   }
   allocatedBytes += usedAfter - used;
+  parser.close?.();
   const { checksum } = parser;
   const ok =
     name === 'harness'

@@ -10,6 +10,8 @@ import type { Checksum } from './stream.ts';
 export interface Parser {
   push(chunk: Buffer): void;
   checksum: Checksum;
+  /** Gives back what the parser holds (weft's blocks), after the last chunk. */
+  close?(): void;
 }
 
 const fold = (sum: Checksum, payload: Uint8Array) => {
@@ -42,6 +44,10 @@ function weft(wrapAbove?: number): Parser {
   const checksum = { count: 0, bytes: 0, xor: 0 };
   return {
     checksum,
+    close() {
+      portal.release();
+      frame.release();
+    },
     push(chunk) {
       portal.receive(chunk);
       while (frames.cut(portal, frame) !== null) {
@@ -62,6 +68,9 @@ function weftNewIOBufs(): Parser {
   const checksum = { count: 0, bytes: 0, xor: 0 };
   return {
     checksum,
+    close() {
+      portal.release();
+    },
     push(chunk) {
       portal.receive(chunk);
       for (let frame = frames.cut(portal); frame !== null; frame = frames.cut(portal)) {

@@ -56,7 +56,8 @@ export class IOBuf {
   #first = 0;
   #end = 0;
   #length = 0;
-  #tracked = false;
+  // The leak net's generation when it started watching this IOBuf; -1 before.
+  #trackedIn = -1;
   #released = false;
   // Where #locate found an offset: the triple's index and the offset within it.
   #foundAt = 0;
@@ -102,8 +103,7 @@ export class IOBuf {
     buf.#end = refs.length;
     buf.#length = length;
     if (length > 0) {
-      buf.#tracked = true;
-      pool.leakNet.track(buf, refs);
+      buf.#trackedIn = pool.leakNet.track(buf, refs);
     }
     return buf;
   }
@@ -265,10 +265,7 @@ export class IOBuf {
       refs[last + 5] = length;
     }
     this.#end += 3;
-    if (!this.#tracked) {
-      this.#tracked = true;
-      this.#pool.leakNet.track(this, refs);
-    }
+    if (this.#trackedIn === -1) this.#trackedIn = this.#pool.leakNet.track(this, refs);
   }
 
   // ---- cutting ----
@@ -811,7 +808,7 @@ export class IOBuf {
     if (this.#released) return;
     this.clear();
     this.#released = true;
-    if (this.#tracked) this.#pool.leakNet.untrack(this);
+    if (this.#trackedIn !== -1) this.#pool.leakNet.untrack(this, this.#trackedIn);
   }
 
   /** True once released. */
