@@ -237,13 +237,17 @@ test('user data is referenced, not copied, and handed back when the last referen
 test('release gives every block back; any later use is E_RELEASED; release twice is harmless', (t) => {
   const pool = smallPool();
   const before = pool.stats();
+  t.is(before.freeBlocks, before.maxBlocks);
   const buf = IOBuf.from(pattern(2000), pool);
-  t.true(pool.stats().heldHere > before.heldHere);
+  const held = pool.stats();
+  t.true(held.heldHere > before.heldHere);
+  t.is(held.freeBlocks, held.maxBlocks - held.blocksInUse);
   buf.release();
   buf.release();
   t.true(buf.released);
   pool.trim();
   t.is(pool.stats().blocksInUse, 0);
+  t.is(pool.stats().freeBlocks, before.maxBlocks);
   const uses: [string, () => unknown][] = [
     ['length', () => buf.length],
     ['append', () => buf.append('x')],

@@ -42,6 +42,8 @@ export interface IOBufPoolStats {
   maxBlocks: number;
   /** Blocks holding data, over all threads (an O(maxBlocks) scan). */
   blocksInUse: number;
+  /** Blocks neither holding data nor a hand-over record (threads' caches included). */
+  freeBlocks: number;
   /** Hand-over records of shared IOBufs not yet taken up by `fromShared`. */
   recordsInFlight: number;
   /** Blocks whose memory exists so far (the data buffer grows on demand). */
@@ -281,6 +283,7 @@ export class IOBufPool {
       blockSize: this.blockSize,
       maxBlocks: blocks.maxBlocks,
       blocksInUse: blocks.slots.countInUse(BlockPhase.DATA),
+      freeBlocks: blocks.maxBlocks - blocks.slots.countInUse(),
       recordsInFlight:
         blocks.slots.countInUse(BlockPhase.RECORD) + blocks.slots.countInUse(BlockPhase.READING),
       mappedBlocks: blocks.mappedBlocks,
