@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import { IOBuf, IOBufPool, type SharedIOBuf } from '@weft/iobuf';
 import { ErrorCode } from '@weft/shm';
 import test from 'ava';
@@ -109,6 +110,28 @@ test('share and transfer on a full pool are E_CAPACITY and leave the IOBuf as it
   taken.release();
   pool.trim();
   t.is(pool.stats().blocksInUse, 0);
+});
+
+test('a worker that ends while holding blocks gives them all back, however it ends', async (t) => {
+  t.timeout(30_000);
+  const pool = IOBufPool.create({ blockSize: 256, maxBlocks: 1024, leakCheck: 'off' });
+  for (const ending of ['return', 'exit', 'throw'] as const) {
+    const buf = IOBuf.from(Buffer.alloc(2000, 9), pool);
+    const shared = buf.share();
+    const holder = new Worker(worker('exit-holding.ts'), {
+      workerData: { handle: pool.handle, shared, ending },
+    });
+    holder.on('error', () => {}); // the 'throw' ending
+    const code = await Promise.race([
+      new Promise<number>((resolve) => holder.once('exit', resolve)),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no exit')), 20_000)),
+    ]);
+    t.is(code, ending === 'throw' ? 1 : 0, ending);
+    buf.release();
+    pool.trim();
+    t.is(pool.stats().blocksInUse, 0, `${ending}: every block is free again`);
+    t.is(pool.stats().recordsInFlight, 0);
+  }
 });
 
 test('a descriptor is taken up once: two threads racing for it, one wins', async (t) => {

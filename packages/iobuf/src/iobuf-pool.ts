@@ -19,6 +19,7 @@
  * refers to it any more (its `onRelease` then runs). It cannot cross threads as is: `share()`
  * copies it into blocks.
  */
+import { isMainThread } from 'node:worker_threads';
 import {
   BlockPhase,
   BlockPool,
@@ -95,6 +96,15 @@ export class IOBufPool {
   readonly #stash = new Int32Array(STASH);
   #stashed = 0;
 
+  /**
+   * A worker thread that ends — returning, process.exit() or an uncaught error — lets go of every
+   * pool: its IOBufs end with it. (`worker.terminate()` runs no code on the thread: blocks it held
+   * stay out of the pool.)
+   */
+  static #atThreadExit = () => {
+    for (const view of views.values()) view.#letGo();
+  };
+
   /** Creates a pool; this thread's view of it. Other threads attach with `handle`. */
   static create(options: IOBufPoolOptions = {}): IOBufPool {
     return IOBufPool.attach(BlockPool.create(options).handle, options);
@@ -127,6 +137,7 @@ export class IOBufPool {
     this.userBase = blocks.maxBlocks;
     this.#holds = new Int32Array(blocks.maxBlocks);
     this.leakNet = new LeakNet(this, leakCheck);
+    if (!isMainThread && views.size === 0) process.once('exit', IOBufPool.#atThreadExit);
   }
 
   /** The data buffer's bytes, as far as this thread uses them. */
@@ -271,6 +282,19 @@ export class IOBufPool {
     }
     this.#freeStash();
     this.blocks.slots.flushCache();
+  }
+
+  // Drops every hold of this thread as if each of its IOBufs were released, then trims.
+  #letGo(): void {
+    const holds = this.#holds;
+    for (let block = 0; block < holds.length; block++) {
+      if (holds[block] === 0) continue;
+      holds[block] = 0;
+      this.blocks.release(block);
+    }
+    this.#heldBlocks = 0;
+    this.#writeBlock = -1;
+    this.trim();
   }
 
   #freeStash(): void {
