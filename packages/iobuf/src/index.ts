@@ -4,8 +4,8 @@
  *
  * An `IOBuf` is a list of references into refcounted blocks of an `IOBufPool`, whose memory is a
  * SharedArrayBuffer: appending another IOBuf, cutting a message off the front and handing bytes to
- * another thread (`share` or `transfer`, then `IOBuf.fromShared`) move references, not bytes. An `IOPortal`
- * collects a socket's chunks; `lengthPrefixed` and `delimited` cut frames off it.
+ * another thread (`share` or `transfer`, then `IOBuf.fromShared`) move references, not bytes. An
+ * `IOPortal` collects a socket's chunks; `lengthPrefixed` and `delimited` cut frames off it.
  */
 export type { Delimiter } from './arguments.ts';
 export type { BlockPoolHandle, BlockPoolOptions } from './block-pool.ts';

@@ -113,8 +113,10 @@ export class IOBufPool {
   /** This thread's view of the pool `handle` names (one per thread and pool). */
   static attach(handle: BlockPoolHandle, options: IOBufPoolThreadOptions = {}): IOBufPool {
     const control = (handle as BlockPoolHandle | null)?.control;
+    // (Like a pool id already known below, a known control buffer decides: the data buffer
+    // that comes with it is not read.)
     const known = typeof control === 'object' ? viewsByControl.get(control) : undefined;
-    if (known !== undefined && handle.data === known.handle.data) return known;
+    if (known !== undefined) return known;
     const blocks = BlockPool.attach(handle);
     let view = views.get(blocks.id);
     if (view === undefined) {
