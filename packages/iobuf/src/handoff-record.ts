@@ -82,6 +82,26 @@ export function readRecord(blocks: BlockPool, id: number, into: number[]): void 
         'the descriptor is stale or forged',
     );
   }
+  walkRecord(blocks, id, into, true);
+}
+
+/**
+ * Appends the triples of record `id` to `into` without taking the record: it stays for other
+ * readers and for the one that finally takes it. The caller must know the record is not taken
+ * meanwhile (it holds what keeps it alive); E_STALE_ID if it is not a record now.
+ */
+export function peekRecord(blocks: BlockPool, id: number, into: number[]): void {
+  if (blocks.slots.phaseOf(id) !== BlockPhase.RECORD) {
+    throw new WeftError(
+      ErrorCode.STALE_ID,
+      `no shared IOBuf under descriptor record ${id}: it was taken, or is stale or forged`,
+    );
+  }
+  walkRecord(blocks, id, into, false);
+}
+
+// Reads a chain of record blocks into `into`; `free`: free each record block after reading it.
+function walkRecord(blocks: BlockPool, id: number, into: number[], free: boolean): void {
   const perRecord = triplesPerRecord(blocks);
   let record = id >>> 0;
   let recordId = id;
@@ -106,9 +126,9 @@ export function readRecord(blocks: BlockPool, id: number, into: number[]): void 
       const block = words[w];
       const offset = words[w + 1];
       const length = words[w + 2];
-      // The claim above proves this is a record a sharer wrote and nobody took: its blocks are
-      // referenced. These checks only keep an overwritten record from naming memory outside the
-      // pool's blocks.
+      // The claim (or the caller's guarantee) proves this is a record a sharer wrote and nobody
+      // took: its blocks are referenced. These checks only keep an overwritten record from naming
+      // memory outside the pool's blocks.
       if (
         !(block >= 0 && block < blocks.maxBlocks) ||
         !(offset >= 0 && length > 0 && offset + length <= blocks.blockSize)
@@ -121,7 +141,7 @@ export function readRecord(blocks: BlockPool, id: number, into: number[]): void 
       into[filled + 2] = length;
       filled += 3;
     }
-    blocks.slots.free(recordId, phase);
+    if (free) blocks.slots.free(recordId, phase);
     if (next === NONE) break;
     record = next;
     recordId = blocks.slots.idAt(record);

@@ -24,7 +24,7 @@
 import { describe, ErrorCode, WeftError, WeftRangeError, WeftTypeError } from '@weft/shm';
 import { type Delimiter, requireSize, toNeedle } from './arguments.ts';
 import type { BlockPoolHandle } from './block-pool.ts';
-import { readRecord, writeRecord } from './handoff-record.ts';
+import { peekRecord, readRecord, writeRecord } from './handoff-record.ts';
 import { IOBufPool } from './iobuf-pool.ts';
 
 /** What `share()` returns: plain data for another thread's `IOBuf.fromShared`. */
@@ -106,6 +106,26 @@ export class IOBuf {
       buf.#trackedIn = pool.leakNet.track(buf, refs);
     }
     return buf;
+  }
+
+  /**
+   * An IOBuf over the bytes of a shared descriptor that leaves the descriptor in place, so that
+   * several threads can each read one descriptor (a message delivered to many subscribers). The
+   * caller must keep the descriptor from being taken (`fromShared`) during the call; the IOBuf
+   * returned holds its blocks on its own. E_STALE_ID if the descriptor is taken, stale or forged.
+   */
+  static viewShared(shared: SharedIOBuf): IOBuf {
+    const record = (shared as SharedIOBuf | null)?.record;
+    if (typeof record !== 'number') {
+      throw new WeftTypeError(
+        ErrorCode.INVALID_ARGUMENT,
+        `IOBuf.viewShared needs what share() returned, got ${describe(shared)}`,
+      );
+    }
+    const pool = IOBufPool.attach(shared.pool);
+    const pieces: number[] = [];
+    peekRecord(pool.blocks, record, pieces);
+    return new IOBuf(pool).appendPieces(pieces, 0, pieces.length / 3);
   }
 
   /** Bytes in this IOBuf. */
@@ -266,6 +286,69 @@ export class IOBuf {
     }
     this.#end += 3;
     if (this.#trackedIn === -1) this.#trackedIn = this.#pool.leakNet.track(this, refs);
+  }
+
+  // ---- raw pieces, for layers that keep block references in shared memory ----
+
+  /**
+   * Writes this IOBuf's pieces into `into` from index `at` as (block, offset, length) triples and
+   * takes one shared reference on each piece's block for the caller, who gives it back with
+   * `pool.blocks.release(block)` on any thread. Returns the number of pieces. User data cannot
+   * leave its thread: E_INVALID_ARGUMENT if this IOBuf holds some (`share()` copies it).
+   */
+  exportPieces(into: Int32Array | number[], at = 0): number {
+    this.#live();
+    if (this.#holdsUserData()) {
+      throw new WeftTypeError(
+        ErrorCode.INVALID_ARGUMENT,
+        'exportPieces cannot export user data (it belongs to this thread); share() copies it',
+      );
+    }
+    const refs = this.#refs;
+    const count = (this.#end - this.#first) / 3;
+    if (!(at >= 0) || at + 3 * count > into.length) {
+      throw new WeftRangeError(
+        ErrorCode.OUT_OF_RANGE,
+        `exportPieces needs room for ${3 * count} numbers from index ${at} in an array of ${into.length}`,
+      );
+    }
+    for (let i = this.#first, w = at; i < this.#end; i += 3, w += 3) {
+      this.#pool.blocks.retain(refs[i]);
+      into[w] = refs[i];
+      into[w + 1] = refs[i + 1];
+      into[w + 2] = refs[i + 2];
+    }
+    return count;
+  }
+
+  /**
+   * Appends `count` pieces given as (block, offset, length) triples from index `at` of `from`
+   * (no byte copied), taking this thread's holds on their blocks. Each block must be kept alive by
+   * a reference of the caller's during the call (one `exportPieces` took, say). E_OUT_OF_RANGE for
+   * a piece outside the pool's blocks.
+   */
+  appendPieces(from: Int32Array | number[], at: number, count: number): this {
+    this.#live();
+    const pool = this.#pool;
+    const { blockSize, maxBlocks } = pool.blocks;
+    for (let i = at; i < at + 3 * count; i += 3) {
+      const block = from[i];
+      const offset = from[i + 1];
+      const length = from[i + 2];
+      if (
+        !(Number.isInteger(block) && block >= 0 && block < maxBlocks) ||
+        !(Number.isInteger(offset) && offset >= 0 && length > 0 && offset + length <= blockSize)
+      ) {
+        throw new WeftRangeError(
+          ErrorCode.OUT_OF_RANGE,
+          `appendPieces: (${block}, ${offset}, ${length}) is not a piece of a block of this pool`,
+        );
+      }
+      pool.blocks.cover(block);
+      pool.hold(block);
+      this.#pushHeld(block, offset, length);
+    }
+    return this;
   }
 
   // ---- cutting ----

@@ -19,6 +19,7 @@
  */
 import { ErrorCode, WeftError, WeftTypeError } from '@weft/shm';
 import type { ControlBlock } from './control-block.ts';
+import type { GroupSource, Waker } from './extensions.ts';
 import { type Fiber, Resume, requireFiber } from './fiber.ts';
 import type { TaskArgs, TaskRef, TaskResult } from './task-registry.ts';
 
@@ -51,6 +52,12 @@ export interface EffectHost {
   /** Parks `fiber` until `promise` settles; `onUndo` runs if the wait is abandoned (cancel). */
   until(fiber: Fiber, promise: PromiseLike<unknown>, onUndo?: () => void): Step;
   butexWait(fiber: Fiber, slot: number, expected: number, timeoutMs: number | undefined): Step;
+  /** Parks `fiber` until the waker `arm` receives is called (see extensions.ts `park`). */
+  park(fiber: Fiber, arm: (waker: Waker<unknown>) => (() => void) | undefined): Step;
+  /** Adds a queue this group polls in its loop (see extensions.ts). */
+  addSource(source: GroupSource): void;
+  /** This group's index. */
+  readonly index: number;
 }
 
 /** A request from a fiber to its group, usable with `yield*` (generators) or `await` (async). */

@@ -50,6 +50,8 @@ export class Fiber {
   cancelRequested = false;
   /** The fiber is unwinding because of a cancel; its result will be E_CANCELLED. */
   cancelled = false;
+  /** Callbacks to run when the fiber ends (atFiberEnd), in the order added. */
+  atEnd: (() => void)[] | undefined = undefined;
 
   constructor(host: EffectHost, slot: number, id: number, kind: TaskKind) {
     this.host = host;

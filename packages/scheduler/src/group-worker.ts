@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ControlBlock, type ControlSizes } from './control-block.ts';
+import { setInstalled } from './extensions.ts';
 import { setWorkerSchedulerData } from './scheduler-data.ts';
 import { reviveSyncPrimitives } from './sync.ts';
 import { type GroupOptions, TaskGroup } from './task-group.ts';
@@ -26,6 +27,15 @@ export interface GroupStart {
   sizes: ControlSizes;
   names: string[];
   timers: GroupOptions['timers'];
+  /** What the scheduler installed so far (Scheduler.install), by name. */
+  extensions: [string, unknown][];
+}
+
+/** A later message: install a value (Scheduler.install); the worker answers `installed`. */
+export interface InstallMessage {
+  type: 'install';
+  name: string;
+  value: unknown;
 }
 
 /** What a worker reports after importing its task modules. */
@@ -40,9 +50,14 @@ setWorkerSchedulerData(data);
 try {
   for (const url of taskModules) await import(url);
   port.postMessage({ type: 'registered', names: registeredNames() } satisfies BootReport);
-  port.once('message', ({ buffer, sizes, names, timers }: GroupStart) => {
+  port.once('message', ({ buffer, sizes, names, timers, extensions }: GroupStart) => {
     const block = new ControlBlock(buffer, sizes, names);
     block.table.revive = (value, bytes) => reviveSyncPrimitives(value, bytes, block);
+    for (const [name, value] of extensions) setInstalled(block, name, value);
+    port.on('message', (message: InstallMessage) => {
+      setInstalled(block, message.name, message.value);
+      port.postMessage({ type: 'installed', name: message.name });
+    });
     const group = new TaskGroup(block, new TaskCatalog(names), index, {
       data,
       timers,

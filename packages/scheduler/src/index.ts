@@ -21,6 +21,16 @@ export {
   yieldNow,
 } from './effects.ts';
 export {
+  addGroupSource,
+  atFiberEnd,
+  type GroupLots,
+  type GroupSource,
+  groupIndex,
+  installed,
+  park,
+  type Waker,
+} from './extensions.ts';
+export {
   type CloseOptions,
   type GroupStats,
   type RunOptions,
@@ -29,7 +39,7 @@ export {
   type SchedulerStats,
 } from './scheduler.ts';
 export { schedulerData } from './scheduler-data.ts';
-export { CondVar, CountdownEvent, Mutex, type WaitOptions } from './sync.ts';
+export { CondVar, CountdownEvent, Mutex, Notifier, type WaitOptions } from './sync.ts';
 export {
   type TaskArgs,
   type TaskKind,

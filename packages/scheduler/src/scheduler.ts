@@ -19,6 +19,8 @@ import { TimerService } from '@weft/timers';
 import Denque from 'denque';
 import { Control, ControlBlock, type ControlSizes, Counter, GroupStatus } from './control-block.ts';
 import type { JoinOptions, TaskId } from './effects.ts';
+import { type GroupLots, setInstalled } from './extensions.ts';
+import type { InstallMessage } from './group-worker.ts';
 import { registerScheduler, reviveSyncPrimitives } from './sync.ts';
 import { staleTaskError } from './task-errors.ts';
 import { TaskGroup } from './task-group.ts';
@@ -154,6 +156,9 @@ export class Scheduler {
   readonly #overflow = new Denque<number>();
   // Groups that can take tasks: false while a dead group's worker is being replaced.
   readonly #alive: boolean[];
+  // Values installed for layers above (install), sent to every worker, also to replacements.
+  readonly #extensions = new Map<string, unknown>();
+  readonly #deathListeners: ((group: number, cause: string) => void)[] = [];
   #nextGroup = 0;
   #spawned = 0;
   #deaths = 0;
@@ -230,6 +235,7 @@ export class Scheduler {
           sizes,
           names,
           timers: scheduler.#timersFor(index),
+          extensions: [],
         });
       }
       return scheduler;
@@ -335,6 +341,68 @@ export class Scheduler {
   /** Drops the right to join a task: its result is discarded when it finishes. */
   detach(id: TaskId<unknown>): void {
     if (!this.#block.table.detach(id)) throw staleTaskError(id, 'detach');
+  }
+
+  // ---- For layers above the scheduler (see extensions.ts) ----
+
+  /**
+   * Makes `value` (structured-cloneable; SharedArrayBuffers stay shared) available to tasks as
+   * `installed(name)`, on every worker and on each worker that later replaces a dead one.
+   * Resolves once every worker has it.
+   */
+  async install(name: string, value: unknown): Promise<void> {
+    this.#requireOpen();
+    if (typeof name !== 'string' || name === '') {
+      throw new WeftTypeError(ErrorCode.INVALID_ARGUMENT, 'install needs a non-empty name');
+    }
+    this.#extensions.set(name, value);
+    setInstalled(this.#block, name, value);
+    await Promise.all(
+      this.#workers.map((worker, index) => {
+        // (A group being replaced gets the value with its new worker's start.)
+        if (worker === undefined || !this.#alive[index]) return undefined;
+        return new Promise<void>((resolve, reject) => {
+          // A worker that dies meanwhile gets the value with its replacement's start.
+          const gone = () => {
+            worker.off('message', answer);
+            resolve();
+          };
+          const answer = (reply: { type: string; name: string }) => {
+            if (reply.type !== 'installed' || reply.name !== name) return;
+            worker.off('message', answer);
+            worker.off('exit', gone);
+            resolve();
+          };
+          worker.on('message', answer);
+          worker.once('exit', gone);
+          try {
+            worker.postMessage({ type: 'install', name, value } satisfies InstallMessage);
+          } catch (error) {
+            gone();
+            reject(error);
+          }
+        });
+      }),
+    );
+  }
+
+  /**
+   * Calls `listener(group, cause)` on this thread when a worker dies, after its tasks were
+   * recovered and before its replacement starts (so that layers above clear what the dead thread
+   * held and the new group starts clean). Returns a function that removes the listener.
+   */
+  onWorkerDeath(listener: (group: number, cause: string) => void): () => void {
+    this.#deathListeners.push(listener);
+    return () => {
+      const at = this.#deathListeners.indexOf(listener);
+      if (at >= 0) this.#deathListeners.splice(at, 1);
+    };
+  }
+
+  /** Where each group's parking lot is: signal one (ParkingLot.attach) to make it poll. */
+  get groupLots(): GroupLots {
+    const { buffer, lots, groups } = this.#block;
+    return { buffer, offsets: lots.slice(0, groups).map((lot) => lot.byteOffset) };
   }
 
   /** Per-group counters and queue lengths (counters are published by groups when they park). */
@@ -501,6 +569,13 @@ export class Scheduler {
     this.#deaths++;
     this.#alive[index] = false;
     const requeue = recoverDeadGroup(this.#block, index, cause);
+    for (const listener of this.#deathListeners) {
+      try {
+        listener(index, cause);
+      } catch (error) {
+        process.emitWarning(`weft: an onWorkerDeath listener threw: ${(error as Error)?.message}`);
+      }
+    }
     try {
       const { worker, names } = await bootWorker(index, this.#modules, this.#data);
       checkRegistry(index, names, this.#catalog.names);
@@ -515,6 +590,7 @@ export class Scheduler {
         sizes: this.#block.sizes,
         names,
         timers: this.#timersFor(index),
+        extensions: [...this.#extensions],
       });
       this.#alive[index] = true;
     } catch (error) {

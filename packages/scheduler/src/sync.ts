@@ -286,7 +286,57 @@ export class CountdownEvent extends SyncPrimitive {
   }
 }
 
-const kinds = { Mutex, CondVar, CountdownEvent } as const;
+/**
+ * An event count: a sequence number that fibers and threads wait on to change. A waiter reads
+ * `sequence`, checks its condition, and waits with what it read; `notify` bumps the number and
+ * wakes the waiters, so a notify between the read and the wait is never lost. For layers above
+ * the scheduler that need "wait until there is room" across threads.
+ */
+export class Notifier extends SyncPrimitive {
+  /** A new notifier: inside a task, or outside with the scheduler. */
+  static create(scheduler?: object): Notifier {
+    const block = blockFor(scheduler, 'Notifier.create');
+    return new Notifier(SyncPrimitive.allocate(block, 0), block);
+  }
+
+  /**
+   * The notifier `id` (another notifier's `id`, carried as a number) bound to this thread: inside
+   * a task, or outside with the scheduler. E_STALE_ID on use if it was destroyed.
+   */
+  static attach(id: number, scheduler?: object): Notifier {
+    requireInteger(id, 0, Number.MAX_SAFE_INTEGER, 'Notifier id');
+    return new Notifier(id, blockFor(scheduler, 'Notifier.attach'));
+  }
+
+  private constructor(id: number, block: ControlBlock) {
+    super('Notifier', id, block);
+  }
+
+  /** The current sequence number. */
+  get sequence(): number {
+    return Atomics.load(this.words, 2 * this.slot());
+  }
+
+  /** Waits until the sequence is no longer `seen` (or the timeout); false on timeout. */
+  wait(seen: number, options?: WaitOptions): Operation<boolean> {
+    return new Operation(() => this.#wait(seen, options?.timeout));
+  }
+
+  *#wait(seen: number, timeout: number | undefined): Generator<Effect<unknown>, boolean, unknown> {
+    const slot = this.slot();
+    if (Atomics.load(this.words, 2 * slot) !== seen) return true;
+    return (yield this.park(slot, seen, timeout)) !== 'timed-out';
+  }
+
+  /** Bumps the sequence and wakes every waiter. */
+  notify(): void {
+    const slot = this.slot();
+    Atomics.add(this.words, 2 * slot, 1);
+    this.wake(slot, true);
+  }
+}
+
+const kinds = { Mutex, CondVar, CountdownEvent, Notifier } as const;
 const MARKER = '__weftSync';
 
 function revivePrimitive(value: { __weftSync: string; id: number }, block: ControlBlock): unknown {

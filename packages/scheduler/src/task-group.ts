@@ -7,6 +7,7 @@
  *   2. its deque, newest first — tasks spawned here, not yet started;
  *   3. its inbox — notices from other threads: a task its fibers wait for has finished, a fiber
  *      of its must be cancelled, or (from the timer thread) a sleep or timeout is due;
+ *   3½. the sources layers above added (a channel's queue of messages for this group's fibers);
  *   4. its remote queue — tasks spawned from outside any group;
  *   4½. its fibers that called yieldNow, so that yielding lets everything queued run first (as
  *      brpc re-queues a yielding bthread only after switching away from it);
@@ -44,6 +45,7 @@ import Denque from 'denque';
 import type { LocalButexWaker } from './butex-table.ts';
 import { Control, type ControlBlock, Counter, GroupStatus } from './control-block.ts';
 import { CONTINUE, Effect, type EffectHost, PARK, type Step } from './effects.ts';
+import type { GroupSource, Waker } from './extensions.ts';
 import { asyncFiber, enterFiber, Fiber, Resume } from './fiber.ts';
 import { Notice, notice } from './notices.ts';
 import { cancelledError, staleTaskError } from './task-errors.ts';
@@ -105,6 +107,19 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
+// Runs a finished fiber's atFiberEnd callbacks, newest first; one that throws does not stop the rest.
+function runAtEnd(callbacks: (() => void)[]): void {
+  for (let i = callbacks.length - 1; i >= 0; i--) {
+    try {
+      callbacks[i]();
+    } catch (error) {
+      process.emitWarning(
+        `weft: an atFiberEnd callback threw: ${(error as Error)?.message ?? error}`,
+      );
+    }
+  }
+}
+
 /** A fiber parked in `join`: in the group's joiner list for a task, maybe with a timeout. */
 class JoinWait {
   readonly slot: number;
@@ -157,6 +172,8 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
   readonly #options: GroupOptions;
   readonly #ready = new Denque<Fiber>();
   readonly #yielded = new Denque<Fiber>();
+  // Queues of layers above (extensions.ts), polled after the inbox.
+  readonly #sources: GroupSource[] = [];
   // Fibers started here and not finished, by task slot: sized up front, because writes at
   // scattered slot indices would turn a growing array into a slow dictionary.
   readonly #fibers: (Fiber | undefined)[];
@@ -270,6 +287,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
         continue;
       }
       if (this.#drainInbox()) continue;
+      if (this.#pollSources()) continue;
       slot = this.#remote.pop();
       if (slot !== undefined) {
         this.#adoptRemote();
@@ -335,6 +353,19 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     return count > 0;
   }
 
+  #pollSources(): boolean {
+    const sources = this.#sources;
+    let worked = false;
+    for (let i = 0; i < sources.length; i++) if (sources[i].poll()) worked = true;
+    return worked;
+  }
+
+  /** Adds a queue to poll after the inbox, and to check before parking. */
+  addSource(source: GroupSource): void {
+    this.#sources.push(source);
+    this.#kick();
+  }
+
   #steal(): number | undefined {
     const deques = this.#block.deques;
     const groups = deques.length;
@@ -356,6 +387,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
   #hasWork(): boolean {
     if (this.#ready.length > 0 || this.#yielded.length > 0) return true;
     if (this.#inbox.size() > 0 || this.#remote.size() > 0) return true;
+    for (const source of this.#sources) if (source.pending()) return true;
     const deques = this.#block.deques;
     for (let g = 0; g < deques.length; g++) {
       if (g !== this.index && deques[g].size() > 0) return true;
@@ -567,6 +599,7 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     this.#fibers[slot] = undefined;
     this.#live--;
     this.#counts[Counter.FINISHED]++;
+    if (fiber.atEnd !== undefined) runAtEnd(fiber.atEnd);
     if (this.#status[GroupStatus.CURRENT] === slot) this.#status[GroupStatus.CURRENT] = -1;
     table.finish(slot, this.#notifyJoined);
   }
@@ -826,6 +859,38 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
     }
     this.#fail(fiber, cancelledError(this.#table.nameOf(this.#table.fn[slot]), fiber.id));
     this.#resume(fiber);
+  }
+
+  park(fiber: Fiber, arm: (waker: Waker<unknown>) => (() => void) | undefined): Step {
+    let arming = true;
+    let settled = false;
+    const settle = (value: unknown, mode: number) => {
+      if (settled) return;
+      settled = true;
+      fiber.input = value;
+      fiber.mode = mode;
+      if (!arming) this.#resume(fiber);
+    };
+    let undo: (() => void) | undefined;
+    try {
+      undo = arm({
+        resume: (value) => settle(value, Resume.NEXT),
+        fail: (error) => settle(error, Resume.THROW),
+      });
+    } catch (error) {
+      settled = true;
+      return this.#fail(fiber, error);
+    } finally {
+      arming = false;
+    }
+    if (settled) return CONTINUE;
+    fiber.wait = {
+      undo: () => {
+        settled = true;
+        undo?.();
+      },
+    };
+    return PARK;
   }
 
   butexWait(fiber: Fiber, slot: number, expected: number, timeoutMs: number | undefined): Step {

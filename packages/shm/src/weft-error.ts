@@ -59,6 +59,12 @@ export const ErrorCode = {
   FRAME_TOO_LARGE: 'E_FRAME_TOO_LARGE',
   /** A buffer was garbage-collected without `release()` (thrown in the leak check's debug mode). */
   LEAKED: 'E_LEAKED',
+  /** A channel's subscribers' queues are full and its policy says to fail the send. */
+  FULL: 'E_FULL',
+  /** A message is larger than the limit its hub was created with. */
+  TOO_LARGE: 'E_TOO_LARGE',
+  /** A receive on a subscriber that has joined no channel (it would wait forever). */
+  NOT_SUBSCRIBED: 'E_NOT_SUBSCRIBED',
 } as const;
 
 export type WeftErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
