@@ -19,7 +19,7 @@ import { Notifier, type Scheduler } from '@weft/scheduler';
 import { ErrorCode, requireInteger, WeftError, WeftRangeError, WeftTypeError } from '@weft/shm';
 import { ChannelEndpoint, type Message } from './channel-endpoint.ts';
 import { type OverflowPolicy, policyName, policyNumber } from './channel-table.ts';
-import { EndpointWord, FULL, Hub, type HubSizes } from './hub.ts';
+import { EndpointWord, FULL, fullError, Hub, type HubSizes } from './hub.ts';
 import { Subscriber } from './subscriber.ts';
 
 /** The name the hub is installed under on its scheduler. */
@@ -151,7 +151,7 @@ export class Channels {
    */
   send(channel: string, message: string | Uint8Array | IOBuf, options?: SendOptions): number {
     const sent = this.#publish(channel, message, options);
-    if (sent === FULL) throw this.#fullError(channel);
+    if (sent === FULL) throw fullError(channel, this.overflowOf(channel));
     return sent;
   }
 
@@ -161,28 +161,18 @@ export class Channels {
   }
 
   /**
-   * As `send`, but when a queue is full it waits for room (the `block` policy), unless the
-   * channel's policy is `error` (E_FULL).
+   * As `send`, but when a queue is full it waits for room (the `block` policy, whatever the
+   * default), unless the channel's policy is explicitly `error` (E_FULL).
    */
   async sendAsync(
     channel: string,
     message: string | Uint8Array | IOBuf,
     options?: SendOptions,
   ): Promise<number> {
-    const hub = this.#hub;
     for (;;) {
       const sent = this.#publish(channel, message, options);
       if (sent !== FULL) return sent;
-      if (this.overflowOf(channel) === 'error') throw this.#fullError(channel);
-      const endpoint = hub.fullEndpoint;
-      const notifier = hub.notifierOf(endpoint);
-      hub.countSpaceWaiter(endpoint, 1);
-      try {
-        const seen = notifier.sequence;
-        if (!hub.hasRoom(endpoint)) await notifier.wait(seen);
-      } finally {
-        hub.countSpaceWaiter(endpoint, -1);
-      }
+      await this.#hub.afterFull(channel);
     }
   }
 
@@ -280,15 +270,6 @@ export class Channels {
       origin = options.origin;
     }
     return this.#hub.publish(channel, message, origin);
-  }
-
-  #fullError(channel: string): WeftError {
-    return new WeftError(
-      ErrorCode.FULL,
-      `channel "${channel}": a subscriber's queue is full (and its thread's queue too); nothing ` +
-        `was sent. Its overflow policy is '${this.overflowOf(channel)}'; use sendAsync to wait for room, ` +
-        "or configure 'drop-oldest' or 'drop-newest'",
-    );
   }
 
   #live(): void {

@@ -25,14 +25,13 @@ import {
 } from '@weft/scheduler';
 import { ErrorCode, WeftError } from '@weft/shm';
 import { ChannelEndpoint, type Message } from './channel-endpoint.ts';
-import { Policy } from './channel-table.ts';
 import { INSTALL_NAME } from './channels.ts';
 import { FULL, Hub, type HubHandle } from './hub.ts';
 import type { SubscriberCore, SubscriberStats } from './subscriber-core.ts';
 
 // This thread's endpoints, by hub and group, and its fibers' subscribers, by endpoint and task.
 const endpoints = new WeakMap<SharedArrayBuffer, ChannelEndpoint[]>();
-const fiberSubscribers = new WeakMap<ChannelEndpoint, Map<number, SubscriberCore>>();
+const fiberSubscribers = new WeakMap<ChannelEndpoint, Map<number, FiberSubscriber>>();
 
 // The calling fiber's group's endpoint (made on first use).
 function endpointHere(what: string): ChannelEndpoint {
@@ -61,25 +60,90 @@ function endpointHere(what: string): ChannelEndpoint {
   return endpoint;
 }
 
-// The calling fiber's subscriber; made (and tied to the fiber's end) if `create`.
-function subscriberHere(what: string, create: boolean): SubscriberCore | undefined {
-  const endpoint = endpointHere(what);
-  const subscribers = fiberSubscribers.get(endpoint) as Map<number, SubscriberCore>;
+/**
+ * A fiber's subscriber: what `join` returns. The module functions (`recv()`, `next()`...) act on
+ * the calling fiber's subscriber too; holding this object saves finding it on every call.
+ */
+export class FiberSubscriber {
+  readonly #core: SubscriberCore;
+
+  constructor(core: SubscriberCore) {
+    this.#core = core;
+  }
+
+  /** Joins `channel` too (idempotent). */
+  join(channel: string): this {
+    this.#core.join(channel);
+    return this;
+  }
+
+  /** Leaves `channel` (idempotent); drops its messages queued here. */
+  leave(channel: string): this {
+    this.#core.leave(channel);
+    return this;
+  }
+
+  /** The oldest queued message, or null (which re-arms `ready`); never waits. */
+  recv(): Message | null {
+    return this.#core.recv();
+  }
+
+  /**
+   * Parks until the next notification (edge-triggered: a message landed in the empty queue after
+   * `recv()` returned null); continues at once if one is pending.
+   */
+  ready(): Effect<void> {
+    const core = this.#core;
+    return park<void>((waker) => core.whenNotified(() => waker.resume(undefined)));
+  }
+
+  /** The next message: at once if one is queued, else parks until one comes. */
+  next(): Operation<Message> {
+    return new Operation(() => this.#next());
+  }
+
+  *#next(): Generator<Effect<unknown>, Message, unknown> {
+    for (;;) {
+      const message = this.#core.recv();
+      if (message !== null) return message;
+      yield this.ready();
+    }
+  }
+
+  stats(): SubscriberStats {
+    return this.#core.stats();
+  }
+}
+
+// The calling fiber's subscriber (made, and tied to the fiber's end, if `create`). The last one
+// found is remembered: a fiber usually calls recv() many times in a row.
+let lastId = -1;
+let lastSubscriber: FiberSubscriber | undefined;
+
+function subscriberHere(what: string, create: boolean): FiberSubscriber | undefined {
   const id = self();
+  if (id === lastId) return lastSubscriber;
+  const endpoint = endpointHere(what);
+  const subscribers = fiberSubscribers.get(endpoint) as Map<number, FiberSubscriber>;
   let subscriber = subscribers.get(id);
-  if (subscriber === undefined && create) {
-    const made = endpoint.open();
+  if (subscriber === undefined) {
+    if (!create) return undefined;
+    const core = endpoint.open();
+    const made = new FiberSubscriber(core);
     subscribers.set(id, made);
     atFiberEnd(() => {
       subscribers.delete(id);
-      made.close();
+      if (lastId === id) lastId = -1;
+      core.close();
     });
     subscriber = made;
   }
+  lastId = id;
+  lastSubscriber = subscriber;
   return subscriber;
 }
 
-function requireSubscriber(what: string): SubscriberCore {
+function requireSubscriber(what: string): FiberSubscriber {
   const subscriber = subscriberHere(what, false);
   if (subscriber === undefined) {
     throw new WeftError(
@@ -90,9 +154,12 @@ function requireSubscriber(what: string): SubscriberCore {
   return subscriber;
 }
 
-/** Subscribes the calling fiber to `channel` (idempotent) until it leaves or ends. */
-export function join(channel: string): void {
-  (subscriberHere('join()', true) as SubscriberCore).join(channel);
+/**
+ * Subscribes the calling fiber to `channel` (idempotent) until it leaves or ends; returns the
+ * fiber's subscriber.
+ */
+export function join(channel: string): FiberSubscriber {
+  return (subscriberHere('join()', true) as FiberSubscriber).join(channel);
 }
 
 /** Unsubscribes the calling fiber from `channel` (idempotent); drops its queued messages. */
@@ -108,25 +175,14 @@ export function recv(): Message | null {
   return requireSubscriber('recv()').recv();
 }
 
-/**
- * Parks until the next notification (edge-triggered: a message landed in the fiber's empty queue
- * after `recv()` returned null); continues at once if one is pending.
- */
+/** `ready()` of the calling fiber's subscriber. */
 export function ready(): Effect<void> {
-  const subscriber = requireSubscriber('ready()');
-  return park<void>((waker) => subscriber.whenNotified(() => waker.resume(undefined)));
+  return requireSubscriber('ready()').ready();
 }
 
-/** The next message: at once if one is queued, else parks until one comes. */
+/** `next()` of the calling fiber's subscriber. */
 export function next(): Operation<Message> {
-  const subscriber = requireSubscriber('next()');
-  return new Operation(function* () {
-    for (;;) {
-      const message = subscriber.recv();
-      if (message !== null) return message;
-      yield park<void>((waker) => subscriber.whenNotified(() => waker.resume(undefined)));
-    }
-  });
+  return requireSubscriber('next()').next();
 }
 
 /**
@@ -141,22 +197,7 @@ export function send(channel: string, message: string | Uint8Array | IOBuf): Ope
     for (;;) {
       const sent = hub.publish(channel, message, 0);
       if (sent !== FULL) return sent;
-      const id = hub.channels.lookup(channel);
-      if (hub.channels.policy(id) === Policy.ERROR) {
-        throw new WeftError(
-          ErrorCode.FULL,
-          `channel "${channel}": a subscriber's queue is full and its policy is 'error'; nothing was sent`,
-        );
-      }
-      const endpoint = hub.fullEndpoint;
-      const notifier = hub.notifierOf(endpoint);
-      hub.countSpaceWaiter(endpoint, 1);
-      try {
-        const seen = notifier.sequence;
-        if (!hub.hasRoom(endpoint)) yield* notifier.wait(seen);
-      } finally {
-        hub.countSpaceWaiter(endpoint, -1);
-      }
+      yield* hub.afterFull(channel);
     }
   });
 }

@@ -22,7 +22,7 @@
  * settles.
  */
 import { type BlockPoolHandle, IOBuf, IOBufPool } from '@weft/iobuf';
-import type { GroupLots, Notifier } from '@weft/scheduler';
+import { type Effect, type GroupLots, type Notifier, Operation } from '@weft/scheduler';
 import {
   CACHE_LINE,
   ErrorCode,
@@ -73,6 +73,16 @@ const LINE_WORDS = CACHE_LINE / 4;
 
 /** `publish` could not send: a queue was full (and the policy is block or error). */
 export const FULL = -1;
+
+/** E_FULL for a send on `channel` whose `policy` made it fail. */
+export function fullError(channel: string, policy: string): WeftError {
+  return new WeftError(
+    ErrorCode.FULL,
+    `channel "${channel}": a subscriber's queue is full (and so is its thread's); nothing was ` +
+      `sent. The channel's overflow policy here is '${policy}': wait for room (yield* send in a ` +
+      "fiber, sendAsync elsewhere), or configure 'drop-oldest' or 'drop-newest'",
+  );
+}
 
 function plan(sizes: HubSizes) {
   const endpoints = sizes.groups + 1;
@@ -181,11 +191,47 @@ export class Hub {
     return Atomics.load(this.lines, 2 * endpoint * LINE_WORDS + IN_FLIGHT);
   }
 
-  /** The endpoint's thread settles `count` delivered slots and lets waiting senders retry. */
+  /**
+   * The endpoint's thread settles `count` delivered slots. Waiting senders are woken when the
+   * queue drains to half (not on every settle: each wake-up is a futex call, and a sender woken
+   * for one free cell would fill it and wait again).
+   */
   settle(endpoint: number, count: number): void {
     const at = 2 * endpoint * LINE_WORDS;
-    Atomics.sub(this.lines, at + IN_FLIGHT, count);
-    if (Atomics.load(this.lines, at + SPACE_WAITERS) > 0) this.#notifiers[endpoint].notify();
+    const before = Atomics.sub(this.lines, at + IN_FLIGHT, count);
+    const lowWater = this.sizes.ringCapacity >> 1;
+    if (
+      before > lowWater &&
+      before - count <= lowWater &&
+      Atomics.load(this.lines, at + SPACE_WAITERS) > 0
+    ) {
+      this.#notifiers[endpoint].notify();
+    }
+  }
+
+  /**
+   * After a FULL: fails with E_FULL if `channel`'s policy is 'error', else waits until the full
+   * queue has drained to half (the `block` policy). `yield*` it in a fiber, `await` it elsewhere.
+   */
+  afterFull(channel: string): Operation<void> {
+    const endpoint = this.fullEndpoint;
+    return new Operation(() => this.#waitForRoom(channel, endpoint));
+  }
+
+  *#waitForRoom(channel: string, endpoint: number): Generator<Effect<unknown>, void, unknown> {
+    if (this.channels.policy(this.channels.lookup(channel)) === Policy.ERROR) {
+      throw fullError(channel, 'error');
+    }
+    const notifier = this.#notifiers[endpoint];
+    const at = 2 * endpoint * LINE_WORDS;
+    Atomics.add(this.lines, at + SPACE_WAITERS, 1);
+    try {
+      const seen = notifier.sequence;
+      // Count first, then look: a settle that crosses half after the look sees the count.
+      if (this.inFlight(endpoint) > this.sizes.ringCapacity >> 1) yield* notifier.wait(seen);
+    } finally {
+      Atomics.sub(this.lines, at + SPACE_WAITERS, 1);
+    }
   }
 
   /**
@@ -254,20 +300,6 @@ export class Hub {
       if (this.#wasEmpty[i] === 1) this.#lots[endpoint].signal();
     }
     return reserved;
-  }
-
-  /** Waits-for-room bookkeeping of a `block` sender: `delta` +1 before waiting, -1 after. */
-  countSpaceWaiter(endpoint: number, delta: number): void {
-    Atomics.add(this.lines, 2 * endpoint * LINE_WORDS + SPACE_WAITERS, delta);
-  }
-
-  /** True if endpoint `endpoint`'s queue has a free credit now. */
-  hasRoom(endpoint: number): boolean {
-    return this.inFlight(endpoint) < this.sizes.ringCapacity;
-  }
-
-  notifierOf(endpoint: number): Notifier {
-    return this.#notifiers[endpoint];
   }
 
   // Gives back the credits taken on targets[0, end).

@@ -19,6 +19,7 @@ export {
 } from './channels.ts';
 export {
   channelPool,
+  FiberSubscriber,
   join,
   leave,
   next,
