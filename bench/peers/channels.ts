@@ -85,7 +85,9 @@ export type Source =
   | { transport: 'BroadcastChannel'; name: string }
   /** One port per subscriber of the worker, in its order. */
   | { transport: 'MessagePort'; ports: MessagePort[] }
-  | { transport: 'Redis'; url: string; channel: string };
+  | { transport: 'Redis'; url: string; channel: string }
+  /** The transport starts its subscribers itself (Peer.host). */
+  | { transport: 'hosted' };
 
 /** A subscriber worker's workerData. */
 export interface SubscriberSetup {
@@ -132,6 +134,52 @@ export function sentAtOf(message: Uint8Array): number {
   return stampValue[0];
 }
 
+/**
+ * The message handler of subscriber `index` of `setup`: checks that it receives 0, 1, 2, … once
+ * each, stores its count every `reportEvery` messages and at the last (waking the publisher), and
+ * in latency runs each delivery's publish → handler time. Returns false from the first break on
+ * (after calling `fail` with its text).
+ */
+export function deliveryCounter(
+  setup: SubscriberSetup,
+  index: number,
+  fail: (text: string) => void,
+): (message: Uint8Array) => boolean {
+  const { messages, reportEvery, words, latency } = setup;
+  const countWord = COUNTS + index;
+  const latencyBase = latency && index * (messages - latency.from) - latency.from;
+  let received = 0;
+  let failed = false;
+  return (message) => {
+    // First, so that the check below is not part of the latency.
+    const now = latency ? clockNs() : 0;
+    if (failed) return false;
+    const sequence = sequenceOf(message);
+    if (sequence !== received) {
+      failed = true;
+      fail(`subscriber ${index} received message ${sequence} after ${received} messages`);
+      return false;
+    }
+    received++;
+    if (latency && sequence >= latency.from) {
+      latency.ns[(latencyBase as number) + sequence] = now - sentAtOf(message);
+    }
+    if (received % reportEvery === 0 || received === messages) {
+      Atomics.store(words, countWord, received);
+      Atomics.add(words, WAKE, 1);
+      Atomics.notify(words, WAKE);
+    }
+    return true;
+  };
+}
+
+/** A group of subscribers has subscribed: counts it READY and wakes the publisher. */
+export function reportReady(setup: SubscriberSetup): void {
+  Atomics.add(setup.words, READY, 1);
+  Atomics.add(setup.words, WAKE, 1);
+  Atomics.notify(setup.words, WAKE);
+}
+
 // ---- Main thread -------------------------------------------------------------------------------
 
 const SUBSCRIBER_SCRIPT = new URL('../workers/channels-peer-subscriber.ts', import.meta.url);
@@ -139,21 +187,26 @@ const REPORT_EVERY = 256;
 const STALL_MS = 10_000;
 const MIN_BYTES = 16;
 
-/** The publishing end of a transport. */
-interface Publisher {
-  publish(message: Uint8Array): void;
+/** The publishing end of a transport; a publish may return a promise to wait for (room). */
+export interface Publisher {
+  publish(message: Uint8Array): unknown;
   close(): Promise<void>;
 }
 
 /** A transport set up for one run. */
-interface Peer {
+export interface Peer {
   publisher: Publisher;
   /** What the worker hosting `subscribers` needs, and the objects to transfer to it. */
   sourceFor(subscribers: number[]): { source: Source; transfer: TransferListItem[] };
+  /**
+   * A transport that hosts its subscribers itself (weft's fibers) instead of in this module's
+   * workers: starts them from `setups` (one per group of subscribers) and returns what stops them.
+   */
+  host?(setups: SubscriberSetup[]): Promise<() => Promise<void>>;
 }
 
 /** Sets a transport up for `subscribers`; `fail` takes errors that arrive out of band. */
-type OpenPeer = (subscribers: number, fail: (error: Error) => void) => Promise<Peer>;
+export type OpenPeer = (subscribers: number, fail: (error: Error) => void) => Promise<Peer>;
 
 // Names each run's BroadcastChannel or Redis channel apart from earlier runs'.
 let channelsOpened = 0;
@@ -234,6 +287,7 @@ class Subscribers {
   readonly #words: Int32Array;
   readonly #latencyNs: Float64Array | undefined;
   readonly #workers: Worker[] = [];
+  #stopHost: (() => Promise<void>) | undefined;
   #failure: Error | undefined;
   #closing = false;
 
@@ -257,7 +311,7 @@ class Subscribers {
   async start(peer: Peer): Promise<void> {
     const { subscribers, workers, messages, reportEvery, latency } = this.#plan;
     const groups = spread(subscribers, workers);
-    for (const hosted of groups) {
+    const setups = groups.map((hosted) => {
       const { source, transfer } = peer.sourceFor(hosted);
       const setup: SubscriberSetup = {
         source,
@@ -267,6 +321,12 @@ class Subscribers {
         words: this.#words,
         latency: latency && { from: latency.from, ns: this.#latencyNs! },
       };
+      return { setup, transfer };
+    });
+    if (peer.host !== undefined) {
+      this.#stopHost = await peer.host(setups.map(({ setup }) => setup));
+    }
+    for (const { setup, transfer } of peer.host === undefined ? setups : []) {
       const worker = new Worker(SUBSCRIBER_SCRIPT, { workerData: setup, transferList: transfer });
       // A worker's only message is the text of its first failure.
       worker.on('message', (text: string) => this.fail(new Error(text)));
@@ -294,6 +354,7 @@ class Subscribers {
   async close(): Promise<void> {
     this.#closing = true;
     await Promise.all(this.#workers.map((worker) => worker.terminate()));
+    await this.#stopHost?.();
   }
 
   #slowest(): number {
@@ -359,7 +420,8 @@ function newMessage(bytes: number, sequence: number): Uint8Array {
   return message;
 }
 
-async function fanOut(open: OpenPeer, options: FanOutOptions): Promise<FanOutResult> {
+/** A fan-out run over the transport `open` sets up. */
+export async function fanOut(open: OpenPeer, options: FanOutOptions): Promise<FanOutResult> {
   const { messages, subscribers, workers, bytes, window } = options;
   // A report interval above the window would leave the publisher waiting for a report that the
   // subscribers only make after messages it may not send yet.
@@ -375,7 +437,8 @@ async function fanOut(open: OpenPeer, options: FanOutOptions): Promise<FanOutRes
     let slowest = 0;
     for (let sequence = 0; sequence < messages; sequence++) {
       if (sequence - slowest >= window) slowest = await group.reached(sequence - window + 1);
-      publisher.publish(newMessage(bytes, sequence));
+      const room = publisher.publish(newMessage(bytes, sequence));
+      if (room instanceof Promise) await room;
     }
     await group.reached(messages);
     const seconds = (clockNs() - start) / 1e9;
@@ -387,7 +450,11 @@ async function fanOut(open: OpenPeer, options: FanOutOptions): Promise<FanOutRes
   });
 }
 
-async function oneWayLatency(open: OpenPeer, options: LatencyOptions): Promise<LatencyResult> {
+/** A one-way latency run over the transport `open` sets up. */
+export async function oneWayLatency(
+  open: OpenPeer,
+  options: LatencyOptions,
+): Promise<LatencyResult> {
   const { messages, warmup, subscribers, workers, bytes } = options;
   const total = warmup + messages;
   const plan = {
@@ -402,7 +469,8 @@ async function oneWayLatency(open: OpenPeer, options: LatencyOptions): Promise<L
       const message = newMessage(bytes, sequence);
       stampValue[0] = clockNs();
       message.set(stampBytes, 8);
-      publisher.publish(message);
+      const room = publisher.publish(message);
+      if (room instanceof Promise) await room;
       await group.reached(sequence + 1);
     }
     const us = group.latenciesUs();

@@ -13,25 +13,16 @@
 import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import {
-  COUNTS,
-  clockNs,
-  READY,
+  deliveryCounter,
+  reportReady,
   type Source,
   type SubscriberSetup,
-  sentAtOf,
-  sequenceOf,
-  WAKE,
 } from '../peers/channels.ts';
 
 type Deliver = (message: Uint8Array) => void;
 
 const setup = workerData as SubscriberSetup;
 let failed = false;
-
-function wakePublisher(): void {
-  Atomics.add(setup.words, WAKE, 1);
-  Atomics.notify(setup.words, WAKE);
-}
 
 function fail(text: string): void {
   if (failed) return;
@@ -41,28 +32,7 @@ function fail(text: string): void {
 
 /** The message handler of subscriber `index`. */
 function subscriber(index: number): Deliver {
-  const { messages, reportEvery, words, latency } = setup;
-  const countWord = COUNTS + index;
-  const latencyBase = latency && index * (messages - latency.from) - latency.from;
-  let received = 0;
-  return (message) => {
-    // First, so that the check below is not part of the latency.
-    const now = latency ? clockNs() : 0;
-    if (failed) return;
-    const sequence = sequenceOf(message);
-    if (sequence !== received) {
-      fail(`subscriber ${index} received message ${sequence} after ${received} messages`);
-      return;
-    }
-    received++;
-    if (latency && sequence >= latency.from) {
-      latency.ns[latencyBase! + sequence] = now - sentAtOf(message);
-    }
-    if (received % reportEvery === 0 || received === messages) {
-      Atomics.store(words, countWord, received);
-      wakePublisher();
-    }
-  };
+  return deliveryCounter(setup, index, fail);
 }
 
 /** Subscribes `deliver` as the worker's `slot`-th subscriber; resolves once it is subscribed. */
@@ -85,11 +55,12 @@ async function subscribe(source: Source, slot: number, deliver: Deliver): Promis
       await client.subscribe(source.channel);
       return;
     }
+    case 'hosted':
+      throw new Error('a hosted transport starts its own subscribers');
   }
 }
 
 await Promise.all(
   setup.subscribers.map((index, slot) => subscribe(setup.source, slot, subscriber(index))),
 );
-Atomics.add(setup.words, READY, 1);
-wakePublisher();
+reportReady(setup);

@@ -150,6 +150,11 @@ export class ChannelEndpoint implements GroupSource {
     );
   }
 
+  /** While this thread has subscribers, its group polls `pollMicros` before parking. */
+  spinMs(): number {
+    return this.subscribers > 0 ? this.hub.sizes.pollMicros / 1000 : 0;
+  }
+
   /** A subscriber that received (or left) lets a stalled dispatch go on. */
   resume(): void {
     if (this.#stalledOn === undefined) return;

@@ -41,6 +41,13 @@ export interface ChannelsOptions {
   maxMessageBytes?: number;
   /** The IOBuf pool the bodies are written to (default: a new pool). */
   pool?: IOBufPool;
+  /**
+   * How long a worker with subscribers keeps polling for messages when it runs out of work,
+   * before it parks, in microseconds (default 200). A message that finds it polling arrives in
+   * microseconds; one that finds it parked pays a futex wake-up (~30 µs here). 0: the
+   * scheduler's usual ~20 µs spin.
+   */
+  pollMicros?: number;
 }
 
 /** Options of a send from this thread. */
@@ -71,6 +78,7 @@ const DEFAULTS = {
   ringCapacity: 4096,
   maxMessages: 65_536,
   maxMessageBytes: 1024 * 1024,
+  pollMicros: 200,
 } as const;
 
 /** Productive polls between turns of the event loop, for the pump. */
@@ -96,6 +104,7 @@ export class Channels {
       ringCapacity: options.ringCapacity ?? DEFAULTS.ringCapacity,
       maxMessages: options.maxMessages ?? DEFAULTS.maxMessages,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+      pollMicros: options.pollMicros ?? DEFAULTS.pollMicros,
     };
     requireInteger(sizes.maxChannels, 1, 2 ** 20, 'Channels maxChannels');
     requireInteger(sizes.maxSubscribers, 1, 2 ** 16, 'Channels maxSubscribers');
@@ -109,6 +118,7 @@ export class Channels {
     }
     requireInteger(sizes.maxMessages, 1, 2 ** 24, 'Channels maxMessages');
     requireInteger(sizes.maxMessageBytes, 0, 2 ** 30, 'Channels maxMessageBytes');
+    requireInteger(sizes.pollMicros, 0, 1_000_000, 'Channels pollMicros');
     if (options.pool !== undefined && !(options.pool instanceof IOBufPool)) {
       throw new WeftTypeError(ErrorCode.INVALID_ARGUMENT, 'Channels `pool` must be an IOBufPool');
     }

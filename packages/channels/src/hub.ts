@@ -46,6 +46,8 @@ export interface HubSizes {
   ringCapacity: number;
   maxMessages: number;
   maxMessageBytes: number;
+  /** How long a group with subscribers polls before it parks, in microseconds. */
+  pollMicros: number;
 }
 
 /** What a thread needs to attach to a hub (structured-cloneable). */
@@ -100,6 +102,19 @@ function plan(sizes: HubSizes) {
     lines: layout.reserve(2 * CACHE_LINE * endpoints),
     lot: layout.reserve(ParkingLot.bytesFor()),
   };
+}
+
+// This thread's scratch IOBuf per pool, for text and bytes being sent: one per pool and thread
+// for good (a pool view lives as long as its thread), so never collected unreleased.
+const scratches = new Map<IOBufPool, IOBuf>();
+
+function scratchFor(pool: IOBufPool): IOBuf {
+  let scratch = scratches.get(pool);
+  if (scratch === undefined) {
+    scratch = new IOBuf(pool);
+    scratches.set(pool, scratch);
+  }
+  return scratch;
 }
 
 // This thread's view of each hub, by buffer.
@@ -172,7 +187,7 @@ export class Hub {
       ParkingLot.attach(buffer, at.lot),
     ];
     this.#notifiers = handle.notifiers.map(bindNotifier);
-    this.#scratch = new IOBuf(this.pool);
+    this.#scratch = scratchFor(this.pool);
     this.#targets = new Int32Array(this.endpoints);
     this.#wasEmpty = new Uint8Array(this.endpoints);
   }

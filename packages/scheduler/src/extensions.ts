@@ -25,6 +25,12 @@ export interface GroupSource {
   poll(): boolean;
   /** True while there is work `poll` would do: the group does not park meanwhile. */
   pending(): boolean;
+  /**
+   * How long, in milliseconds, the group should keep polling before it parks when it runs out of
+   * work (0 or absent: the usual ~20 µs, capped to half the groups). A source whose parked fibers
+   * wait for latency-sensitive events asks for more: a wake-up through the futex costs ~30 µs.
+   */
+  spinMs?(): number;
 }
 
 /** Resumes a parked fiber; call it on the fiber's thread, once (later calls do nothing). */

@@ -397,14 +397,22 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
 
   #spin(): boolean {
     const control = this.#block.control;
-    const maxSpinners = Math.max(1, this.#block.groups >> 1);
+    // A source whose fibers wait for latency-sensitive events may ask for a longer spin, past
+    // the cap: its events then find the group awake instead of paying a futex wake-up.
+    const asked = this.#sourceSpinMs();
+    const maxSpinners = asked > 0 ? Number.POSITIVE_INFINITY : Math.max(1, this.#block.groups >> 1);
     if (Atomics.add(control, Control.SPINNING, 1) >= maxSpinners) {
       Atomics.sub(control, Control.SPINNING, 1);
       return false;
     }
     Atomics.store(this.#status, GroupStatus.SPINNING, 1);
     try {
-      for (let round = 0; round < SPIN_ROUNDS; round++) {
+      const until = performance.now() + asked;
+      for (
+        let round = 0;
+        round < SPIN_ROUNDS || (round & 63) !== 0 || performance.now() < until;
+        round++
+      ) {
         if (this.#hasWork()) return true;
         Atomics.pause();
       }
@@ -413,6 +421,13 @@ export class TaskGroup implements EffectHost, LocalButexWaker {
       Atomics.store(this.#status, GroupStatus.SPINNING, 0);
       Atomics.sub(control, Control.SPINNING, 1);
     }
+  }
+
+  // The longest spin this group's sources ask for now, in milliseconds (0: the usual spin).
+  #sourceSpinMs(): number {
+    let ms = 0;
+    for (const source of this.#sources) ms = Math.max(ms, source.spinMs?.() ?? 0);
+    return ms;
   }
 
   // Wakes up to two parked groups: new stealable work appeared here.
