@@ -51,10 +51,12 @@ export class ChannelTable {
   readonly #names: Uint8Array;
   // This thread's memory of the table: names it looked up, and names by id.
   readonly #ids = new Map<string, number>();
-  readonly #nameById: (string | undefined)[] = [];
+  // Sized up front: writes at scattered ids would turn a growing array into a slow dictionary.
+  readonly #nameById: (string | undefined)[];
 
   constructor(buffer: SharedArrayBuffer, byteOffset: number, capacity: number) {
     this.capacity = capacity;
+    this.#nameById = new Array<string | undefined>(capacity).fill(undefined);
     this.#entries = new Int32Array(buffer, byteOffset, capacity * ENTRY_WORDS);
     this.#names = new Uint8Array(
       buffer,
