@@ -31,7 +31,11 @@ export interface Message<T = string | Uint8Array | IOBuf> {
   channel: string;
   /** The body, as it was sent: a string, a Uint8Array (a copy of its own), or an IOBuf (shared blocks; release it). */
   data: T;
-  /** When it was sent, in milliseconds since the epoch (performance.timeOrigin + now()). */
+  /**
+   * When it was sent: ms since the epoch (fractional), on one clock for every thread of the
+   * process (process.hrtime's, placed on the epoch once per hub), so timestamps of messages sent
+   * from different threads compare to the microsecond.
+   */
   timestamp: number;
   /** 0 for messages sent in this process; the bridge that injected it otherwise. */
   origin: number;

@@ -33,7 +33,7 @@ import {
   WeftTypeError,
 } from '@weft/shm';
 import { ChannelTable, channelTableBytes, Policy } from './channel-table.ts';
-import { Kind, MessageTable } from './message-table.ts';
+import { epochOfHrtime, Kind, MessageTable } from './message-table.ts';
 import { Subscriptions } from './subscriptions.ts';
 
 /** The sizes a hub is laid out from (plain numbers: they travel to every worker). */
@@ -58,6 +58,8 @@ export interface HubHandle {
   lots: GroupLots;
   /** Per endpoint, the id of the Notifier that `block` senders wait on for room. */
   notifiers: number[];
+  /** The epoch on process.hrtime's clock, in ms (message timestamps, see MessageTable). */
+  hrtimeEpoch: number;
 }
 
 /** Words of an endpoint's sender line (written by every sender). */
@@ -145,7 +147,7 @@ export class Hub {
     MessageTable.create(buffer, at.messages, sizes.maxMessages, sizes.groups + 1, pool);
     for (const offset of at.rings) MpscQueue.create(buffer, offset, sizes.ringCapacity);
     ParkingLot.create(buffer, at.lot);
-    return { buffer, sizes, pool: pool.handle, lots, notifiers };
+    return { buffer, sizes, pool: pool.handle, lots, notifiers, hrtimeEpoch: epochOfHrtime() };
   }
 
   /** This thread's view of the hub; `bindNotifier` makes a Notifier usable on this thread. */
@@ -179,6 +181,7 @@ export class Hub {
       sizes.maxMessages,
       this.endpoints,
       this.pool,
+      handle.hrtimeEpoch,
     );
     this.rings = at.rings.map((offset) => MpscQueue.attach(buffer, offset));
     this.lines = new Int32Array(buffer, at.lines, 2 * LINE_WORDS * this.endpoints);

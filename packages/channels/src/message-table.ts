@@ -40,6 +40,20 @@ const ORIGIN_SHIFT = 8;
 /** The block of an empty body. */
 const NO_BLOCK = -1;
 
+/**
+ * Where the epoch is on process.hrtime's clock, in ms: taken once for a hub. hrtime is one
+ * monotonic clock for every thread of a process; `performance.timeOrigin` is not — each thread
+ * sets its own at start, and they differ here by up to ~3 ms, too much to time a message.
+ */
+export function epochOfHrtime(): number {
+  return Date.now() - Number(process.hrtime.bigint()) / 1e6;
+}
+
+// What to add to this thread's performance.now() to get ms since the epoch on the hub's clock.
+function timeBase(hrtimeEpoch: number): number {
+  return hrtimeEpoch + Number(process.hrtime.bigint()) / 1e6 - performance.now();
+}
+
 export class MessageTable {
   readonly capacity: number;
   readonly slots: SlotPool;
@@ -48,6 +62,8 @@ export class MessageTable {
   readonly #held: Int32Array;
   readonly #heldWords: number;
   readonly #pool: IOBufPool;
+  // performance.now() + this = ms since the epoch, the same on every thread (see `timeBase`).
+  readonly #timeBase: number;
 
   /** Bytes for `capacity` messages and `endpoints` threads. */
   static bytesFor(capacity: number, endpoints: number): number {
@@ -66,7 +82,7 @@ export class MessageTable {
     pool: IOBufPool,
   ): MessageTable {
     SlotPool.create(buffer, byteOffset, capacity);
-    return new MessageTable(buffer, byteOffset, capacity, endpoints, pool);
+    return new MessageTable(buffer, byteOffset, capacity, endpoints, pool, epochOfHrtime());
   }
 
   constructor(
@@ -75,8 +91,10 @@ export class MessageTable {
     capacity: number,
     endpoints: number,
     pool: IOBufPool,
+    hrtimeEpoch: number,
   ) {
     this.capacity = capacity;
+    this.#timeBase = timeBase(hrtimeEpoch);
     this.slots = SlotPool.attach(buffer, byteOffset);
     const fields = byteOffset + alignToLine(SlotPool.bytesFor(capacity));
     this.words = new Int32Array(buffer, fields, WORDS * capacity);
@@ -130,7 +148,7 @@ export class MessageTable {
     }
     words[at + CHANNEL] = channel;
     words[at + META] = kind | form | (origin << ORIGIN_SHIFT);
-    this.times[slot * (WORDS / 2) + TIME / 2] = performance.timeOrigin + performance.now();
+    this.times[slot * (WORDS / 2) + TIME / 2] = this.#timeBase + performance.now();
     Atomics.store(words, at + REFS, threads);
     return slot;
   }
