@@ -142,7 +142,8 @@ export class ChannelEndpoint implements GroupSource {
       if (!this.#dispatch(this.#batch[this.#batchAt])) break;
       this.#batchAt++;
     }
-    if (this.#batchAt === this.#batchCount) this.#settle();
+    // (Also when stalled: what was delivered gives its credits back now.)
+    this.#settle();
     return true;
   }
 

@@ -149,7 +149,12 @@ export class Channels {
   subscribe(...channels: string[]): Subscriber {
     this.#live();
     const subscriber = new Subscriber(this.#endpoint.open(), this);
-    for (const channel of channels) subscriber.join(channel);
+    try {
+      for (const channel of channels) subscriber.join(channel);
+    } catch (error) {
+      subscriber.close(); // a bad name: no half-made subscriber is left holding a slot
+      throw error;
+    }
     return subscriber;
   }
 
@@ -216,7 +221,7 @@ export class Channels {
         const line = hub.ownLine(endpoint);
         return {
           delivered: lines[line + EndpointWord.DELIVERED],
-          dropped: lines[line + EndpointWord.DROPPED],
+          dropped: lines[line + EndpointWord.DROPPED] + hub.droppedAtQueue(endpoint),
           queued: hub.inFlight(endpoint),
         };
       }),

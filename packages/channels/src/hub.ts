@@ -65,6 +65,8 @@ export interface HubHandle {
 /** Words of an endpoint's sender line (written by every sender). */
 const IN_FLIGHT = 0;
 const SPACE_WAITERS = 1;
+/** Deliveries the drop policies dropped because the thread's whole queue was full. */
+const QUEUE_DROPPED = 2;
 /** Words of an endpoint's own line (written by its thread; read by stats and recovery). */
 export const EndpointWord = {
   /** Slots popped from the queue and not settled yet. */
@@ -205,6 +207,11 @@ export class Hub {
     return (2 * endpoint + 1) * LINE_WORDS;
   }
 
+  /** Deliveries to `endpoint` dropped because its whole queue was full. */
+  droppedAtQueue(endpoint: number): number {
+    return Atomics.load(this.lines, 2 * endpoint * LINE_WORDS + QUEUE_DROPPED);
+  }
+
   inFlight(endpoint: number): number {
     return Atomics.load(this.lines, 2 * endpoint * LINE_WORDS + IN_FLIGHT);
   }
@@ -283,8 +290,11 @@ export class Hub {
         this.fullEndpoint = targets[i];
         return FULL;
       }
-      // A whole thread is behind by a full queue: what the policy drops is this message there.
-      this.channels.addDropped(channel, this.subscriptions.countOn(channel, targets[i]));
+      // A whole thread is behind by a full queue: whatever the drop policy, what can be dropped
+      // is this message there (only the thread can take from its queue).
+      const lost = this.subscriptions.countOn(channel, targets[i]);
+      this.channels.addDropped(channel, lost);
+      Atomics.add(lines, 2 * targets[i] * LINE_WORDS + QUEUE_DROPPED, lost);
       targets[i] = -1;
     }
     if (reserved === 0) return 0;
@@ -306,8 +316,9 @@ export class Hub {
       this.#undo(targets, count);
       throw new WeftError(
         ErrorCode.CAPACITY,
-        `no room for a message on "${name}": all ${this.sizes.maxMessages} message slots are in ` +
-          'flight (queued for subscribers); raise the `maxMessages` option',
+        `no room for a message on "${name}": no free slot among the ${this.sizes.maxMessages} ` +
+          "message slots (in flight to subscribers, or freed into other threads' caches); raise " +
+          'the `maxMessages` option',
       );
     }
     for (let i = 0; i < count; i++) {

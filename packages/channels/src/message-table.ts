@@ -13,8 +13,8 @@
  *
  *     REFS | META (kind, body form, origin) | CHANNEL | A | B | LENGTH | TIME (float64, 2 words)
  *
- * The body is one piece (A = block, B = offset), or for a body in several pieces an IOBuf
- * hand-over record (A, B = the record id's low and high halves), which every thread reads without
+ * The body is one piece (A = block, B = offset), or for a body in several pieces (or user data,
+ * which `share` copies into blocks) an IOBuf hand-over record (A, B = the record id's low and high halves), which every thread reads without
  * taking it, and the last one takes and releases.
  *
  * `held` has one bit per message and thread: set while that thread holds the message, so that
@@ -131,7 +131,7 @@ export class MessageTable {
       if (pieces === 0) {
         words[at + A] = NO_BLOCK;
         words[at + LENGTH] = 0;
-      } else if (pieces === 1) {
+      } else if (pieces === 1 && !source.holdsUserData) {
         source.exportPieces(words, at + A); // block, offset and length, from A on
       } else {
         const { record } = source.share();

@@ -23,7 +23,7 @@ export interface SubscriberStats {
   received: number;
   /** Notifications: transitions from empty to non-empty while armed. */
   notifications: number;
-  /** Messages its channels' drop policies dropped from (or before) its queue. */
+  /** Messages its channels' drop policies dropped from its queue, or kept out of it. */
   dropped: number;
 }
 
@@ -36,7 +36,8 @@ export class SubscriberCore {
   readonly #capacity: number;
   #armed = true;
   #notified = false;
-  #waiter: (() => void) | undefined = undefined;
+  // Readers waiting for the next notification (several may: `Promise.race` over `ready`).
+  #waiters: (() => void)[] = [];
   #received = 0;
   #notifications = 0;
   #dropped = 0;
@@ -113,13 +114,18 @@ export class SubscriberCore {
     if (this.#queue.length !== 1 || !this.#armed) return;
     this.#armed = false;
     this.#notifications++;
-    const waiter = this.#waiter;
-    if (waiter === undefined) {
+    this.#wakeWaiters();
+  }
+
+  // The notification goes to every waiting reader, or waits for the next one.
+  #wakeWaiters(): void {
+    const waiters = this.#waiters;
+    if (waiters.length === 0) {
       this.#notified = true;
       return;
     }
-    this.#waiter = undefined;
-    waiter();
+    this.#waiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** Drops the oldest queued message (drop-oldest policy). */
@@ -138,6 +144,7 @@ export class SubscriberCore {
    * undefined), else when it comes (then it returns what cancels the wait).
    */
   whenNotified(wake: () => void): (() => void) | undefined {
+    this.#live();
     if (this.#notified) {
       this.#notified = false;
       wake();
@@ -149,20 +156,11 @@ export class SubscriberCore {
         'waiting on a subscriber that has joined no channel would never end: join(channel) first',
       );
     }
-    this.#waiter = wake;
+    this.#waiters.push(wake);
     return () => {
-      if (this.#waiter === wake) this.#waiter = undefined;
+      const at = this.#waiters.indexOf(wake);
+      if (at >= 0) this.#waiters.splice(at, 1);
     };
-  }
-
-  /** True if a notification is pending (a `ready` would return at once). */
-  get notified(): boolean {
-    return this.#notified;
-  }
-
-  /** Someone waits for a notification. */
-  get waiting(): boolean {
-    return this.#waiter !== undefined;
   }
 
   /** Leaves every channel, drops what is queued, and gives the subscriber's number back. */
@@ -171,10 +169,11 @@ export class SubscriberCore {
     for (const channel of [...this.#channels]) this.#leave(channel);
     this.#closed = true;
     this.#endpoint.closed(this);
-    // A reader waiting for a notification wakes and finds the subscriber closed.
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
+    // Readers waiting for a notification wake and find the subscriber closed.
+    this.#notified = false;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
   }
 
   stats(): SubscriberStats {

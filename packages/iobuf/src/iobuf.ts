@@ -306,7 +306,7 @@ export class IOBuf {
     }
     const refs = this.#refs;
     const count = (this.#end - this.#first) / 3;
-    if (!(at >= 0) || at + 3 * count > into.length) {
+    if (!(Number.isInteger(at) && at >= 0) || at + 3 * count > into.length) {
       throw new WeftRangeError(
         ErrorCode.OUT_OF_RANGE,
         `exportPieces needs room for ${3 * count} numbers from index ${at} in an array of ${into.length}`,
@@ -331,24 +331,41 @@ export class IOBuf {
     this.#live();
     const pool = this.#pool;
     const { blockSize, maxBlocks } = pool.blocks;
+    if (!(Number.isInteger(at) && at >= 0 && Number.isInteger(count) && count >= 0)) {
+      throw new WeftRangeError(
+        ErrorCode.OUT_OF_RANGE,
+        `appendPieces needs whole numbers from 0 for at and count, got ${at} and ${count}`,
+      );
+    }
+    // Every piece is checked before any is appended: a bad one leaves this IOBuf as it was.
     for (let i = at; i < at + 3 * count; i += 3) {
       const block = from[i];
       const offset = from[i + 1];
       const length = from[i + 2];
       if (
         !(Number.isInteger(block) && block >= 0 && block < maxBlocks) ||
-        !(Number.isInteger(offset) && offset >= 0 && length > 0 && offset + length <= blockSize)
+        !(Number.isInteger(offset) && offset >= 0) ||
+        !(Number.isInteger(length) && length > 0 && offset + length <= blockSize)
       ) {
         throw new WeftRangeError(
           ErrorCode.OUT_OF_RANGE,
           `appendPieces: (${block}, ${offset}, ${length}) is not a piece of a block of this pool`,
         );
       }
+    }
+    for (let i = at; i < at + 3 * count; i += 3) {
+      const block = from[i];
       pool.blocks.cover(block);
       pool.hold(block);
-      this.#pushHeld(block, offset, length);
+      this.#pushHeld(block, from[i + 1], from[i + 2]);
     }
     return this;
+  }
+
+  /** True if some of this IOBuf's bytes are user data (memory of this thread, see appendUserData). */
+  get holdsUserData(): boolean {
+    this.#live();
+    return this.#holdsUserData();
   }
 
   // ---- cutting ----

@@ -15,6 +15,7 @@
  * group's thread, a waker must be called on the parked fiber's thread. Other threads reach a
  * group by signalling its parking lot (`Scheduler.groupLots`), after which the group polls.
  */
+import { ErrorCode, WeftTypeError } from '@weft/shm';
 import type { ControlBlock } from './control-block.ts';
 import { Effect, type EffectHost, type Step } from './effects.ts';
 import { type Fiber, requireFiber } from './fiber.ts';
@@ -75,6 +76,16 @@ export function groupIndex(): number {
 
 /** Inside a task: adds `source` to the loop of the group the task runs on. */
 export function addGroupSource(source: GroupSource): void {
+  if (
+    typeof source?.poll !== 'function' ||
+    typeof source.pending !== 'function' ||
+    (source.spinMs !== undefined && typeof source.spinMs !== 'function')
+  ) {
+    throw new WeftTypeError(
+      ErrorCode.INVALID_ARGUMENT,
+      'addGroupSource needs { poll(): boolean, pending(): boolean, spinMs?(): number }',
+    );
+  }
   requireFiber('addGroupSource()').host.addSource(source);
 }
 
@@ -84,6 +95,7 @@ export function addGroupSource(source: GroupSource): void {
  * reported as a warning and the others still run. A worker that dies runs none.
  */
 export function atFiberEnd(callback: () => void): void {
+  requireFunction(callback, 'atFiberEnd');
   const fiber = requireFiber('atFiberEnd()');
   if (fiber.atEnd === undefined) fiber.atEnd = [callback];
   else fiber.atEnd.push(callback);
@@ -109,5 +121,15 @@ class ParkEffect<T> extends Effect<T> {
  * is cancelled while parked.
  */
 export function park<T>(arm: (waker: Waker<T>) => (() => void) | undefined): Effect<T> {
+  requireFunction(arm, 'park');
   return new ParkEffect(arm);
+}
+
+function requireFunction(value: unknown, what: string): void {
+  if (typeof value !== 'function') {
+    throw new WeftTypeError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${what} needs a function, got ${value === null ? 'null' : typeof value}`,
+    );
+  }
 }

@@ -159,6 +159,7 @@ export class Scheduler {
   // Values installed for layers above (install), sent to every worker, also to replacements.
   readonly #extensions = new Map<string, unknown>();
   readonly #deathListeners: ((group: number, cause: string) => void)[] = [];
+  readonly #exited = new WeakSet<Worker>();
   #nextGroup = 0;
   #spawned = 0;
   #deaths = 0;
@@ -355,6 +356,17 @@ export class Scheduler {
     if (typeof name !== 'string' || name === '') {
       throw new WeftTypeError(ErrorCode.INVALID_ARGUMENT, 'install needs a non-empty name');
     }
+    // What postMessage would refuse must be refused here, before it is recorded: a recorded value
+    // also goes to every replacement of a dead worker.
+    try {
+      structuredClone(value);
+    } catch (cause) {
+      throw new WeftError(
+        ErrorCode.NOT_CLONEABLE,
+        `install("${name}"): the value cannot be sent to the workers (${(cause as Error).message})`,
+        { cause },
+      );
+    }
     this.#extensions.set(name, value);
     setInstalled(this.#block, name, value);
     await Promise.all(
@@ -378,7 +390,8 @@ export class Scheduler {
           try {
             worker.postMessage({ type: 'install', name, value } satisfies InstallMessage);
           } catch (error) {
-            gone();
+            worker.off('message', answer);
+            worker.off('exit', gone);
             reject(error);
           }
         });
@@ -478,10 +491,10 @@ export class Scheduler {
     for (const lot of this.#block.lots) lot.stop();
     await Promise.all(
       this.#workers.map((worker) =>
-        worker === undefined
+        // (A dead worker whose replacement is still starting has exited already.)
+        worker === undefined || this.#exited.has(worker)
           ? undefined
           : new Promise<void>((resolve) => {
-              worker.removeAllListeners('exit');
               worker.ref(); // keep the process alive until it has exited
               worker.once('exit', () => resolve());
               setTimeout(() => void worker.terminate(), Math.max(0, deadline - Date.now())).unref();
@@ -559,6 +572,7 @@ export class Scheduler {
       cause = `uncaught ${error.name}: ${error.message}`;
     });
     worker.once('exit', (code) => {
+      this.#exited.add(worker);
       if (this.#closing !== undefined) return;
       if (cause === 'it exited') cause = `it exited with code ${code}`;
       void this.#replace(index, cause);
