@@ -73,6 +73,8 @@ export interface LatencyOptions {
 
 /** One-way latencies in µs over all deliveries (messages × subscribers). */
 export interface LatencyResult {
+  /** The fastest tenth: what a delivery costs when nothing else is in its way. */
+  p10: number;
   p50: number;
   p99: number;
   samples: number;
@@ -474,7 +476,12 @@ export async function oneWayLatency(
       await group.reached(sequence + 1);
     }
     const us = group.latenciesUs();
-    return { p50: percentile(us, 0.5), p99: percentile(us, 0.99), samples: us.length };
+    return {
+      p10: percentile(us, 0.1),
+      p50: percentile(us, 0.5),
+      p99: percentile(us, 0.99),
+      samples: us.length,
+    };
   });
 }
 
