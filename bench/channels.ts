@@ -44,7 +44,13 @@ import {
   oneWayLatencyMessagePorts,
   oneWayLatencyRedis,
 } from './peers/channels.ts';
-import { type Hosted, hostSubscribers, route, SETUPS } from './workers/channels-weft-subscriber.ts';
+import {
+  CLAIMS,
+  type Hosted,
+  hostSubscribers,
+  route,
+  SETUPS,
+} from './workers/channels-weft-subscriber.ts';
 
 const WORKERS = 2;
 const BYTES = 64;
@@ -97,6 +103,12 @@ function openWeft(routed: boolean): OpenPeer {
       sourceFor: () => ({ source: { transport: 'hosted' }, transfer: [] }),
       async host(setups) {
         await scheduler.install(SETUPS, setups);
+        // One group per setup (and one for the router): a host that finds its group taken is
+        // started again, a little later (when the busy group has stopped spinning).
+        await scheduler.install(
+          CLAIMS,
+          new Int32Array(new SharedArrayBuffer(4 * scheduler.groups)),
+        );
         if (routed) {
           scheduler
             .run(route, ROUTER_INBOX, CHANNEL, setups[0].messages)
@@ -107,9 +119,14 @@ function openWeft(routed: boolean): OpenPeer {
             await new Promise((resolve) => setTimeout(resolve, 1));
           }
         }
-        const hosts = setups.map((_, i) => scheduler.run(hostSubscribers, i, CHANNEL));
-        void Promise.all(hosts).then(
-          (done: Hosted[]) => placements.push(done.map((h) => h.group).join('+')),
+        const host = (i: number): Promise<number> =>
+          scheduler.run(hostSubscribers, i, CHANNEL).then(async ({ group, placed }: Hosted) => {
+            if (placed) return group;
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            return host(i);
+          });
+        void Promise.all(setups.map((_, i) => host(i))).then(
+          (groups) => placements.push(groups.join('+')),
           (error) => fail(error),
         );
         return async () => {};

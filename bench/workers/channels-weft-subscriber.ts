@@ -14,10 +14,13 @@ import { deliveryCounter, reportReady, type SubscriberSetup } from '../peers/cha
 
 /** The name the bench installs the run's setups under. */
 export const SETUPS = 'bench.channels.setups';
+/** The name of the placement words: one per group, set by the host that took the group. */
+export const CLAIMS = 'bench.channels.claims';
 
-/** What a group's host reports: where it ran. */
+/** What a group's host reports: where it ran, or that its group was taken (start it again). */
 export interface Hosted {
   group: number;
+  placed: boolean;
 }
 
 const subscribe = task('subscribe', function* (setupIndex: number, slot: number, channel: string) {
@@ -48,21 +51,31 @@ function joined(setupIndex: number, setup: SubscriberSetup): void {
   if (count === setup.subscribers.length) reportReady(setup);
 }
 
+/**
+ * Hosts setup `setupIndex`'s subscribers on the group it runs on — unless another host took that
+ * group already (the scheduler hands new tasks to a spinning group first, so two hosts spawned
+ * together often start on one): it then returns `placed: false` and the bench starts it again.
+ */
 export const hostSubscribers = task(
   'hostSubscribers',
   function* (setupIndex: number, channel: string) {
     const setup = (installed<SubscriberSetup[]>(SETUPS) as SubscriberSetup[])[setupIndex];
+    const claims = installed<Int32Array>(CLAIMS) as Int32Array;
+    if (Atomics.compareExchange(claims, groupIndex(), 0, setupIndex + 1) !== 0) {
+      return { group: groupIndex(), placed: false } satisfies Hosted;
+    }
     joinedCount.delete(setupIndex);
     const ids = [];
     for (let slot = 0; slot < setup.subscribers.length; slot++) {
       ids.push(yield* spawnUrgent(subscribe, setupIndex, slot, channel));
     }
     for (const id of ids) yield* join(id);
-    return { group: groupIndex() } satisfies Hosted;
+    return { group: groupIndex(), placed: true } satisfies Hosted;
   },
 );
 
 export const route = task('route', function* (from: string, to: string, count: number) {
+  Atomics.store(installed<Int32Array>(CLAIMS) as Int32Array, groupIndex(), -1); // its group
   const subscriber = joinChannel(from);
   for (let routed = 0; routed < count; ) {
     const message = subscriber.recv();
