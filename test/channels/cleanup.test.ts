@@ -2,6 +2,8 @@
 // however it ends leaves its channels, a dead worker's subscriptions and messages are cleared and
 // its replacement works, and closing Channels closes this thread's subscribers.
 
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import type { Channels } from '@weft/channels';
 import { IOBuf } from '@weft/iobuf';
 import { ErrorCode } from '@weft/shm';
@@ -267,4 +269,22 @@ test("closing Channels closes this thread's subscribers and frees what they held
   t.deepEqual(report.errors, []);
   t.deepEqual(report.counts, { f: [100] });
   t.is(channels.stats().messagesInFlight, 0);
+});
+
+test('a process whose awaited subscriber is closed ends by itself', async (t) => {
+  t.timeout(60_000);
+  const child = spawn(process.execPath, [new URL('./exit-peer.ts', import.meta.url).pathname], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  const ended = await Promise.race([
+    once(child, 'exit').then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000).unref()),
+  ]);
+  if (!ended) child.kill();
+  t.true(ended, 'the process ended within 20 s');
+  t.is(output.trim(), 'ended');
 });

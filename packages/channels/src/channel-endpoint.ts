@@ -47,8 +47,6 @@ const BATCH = 64;
 export class ChannelEndpoint implements GroupSource {
   readonly index: number;
   readonly hub: Hub;
-  /** Called when a stalled dispatch can resume (the owner makes sure `poll` runs again). */
-  onResume: () => void;
   readonly #ring: Hub['rings'][number];
   readonly #batch = new Int32Array(BATCH);
   #batchAt = 0;
@@ -67,10 +65,9 @@ export class ChannelEndpoint implements GroupSource {
   #bytes: Uint8Array | undefined = undefined;
   #text: Buffer = Buffer.alloc(0);
 
-  constructor(hub: Hub, index: number, onResume: () => void) {
+  constructor(hub: Hub, index: number) {
     this.hub = hub;
     this.index = index;
-    this.onResume = onResume;
     this.#ring = hub.rings[index];
     this.#deliveries = new Int32Array(hub.sizes.maxMessages);
   }
@@ -164,7 +161,8 @@ export class ChannelEndpoint implements GroupSource {
   resume(): void {
     if (this.#stalledOn === undefined) return;
     this.#stalledOn = undefined;
-    this.onResume();
+    // Make sure `poll` runs again: a group polls after any signal, and so does the pump.
+    this.hub.lotOf(this.index).signal();
   }
 
   /** The subscriber a stalled dispatch waits for. */

@@ -21,7 +21,7 @@ export const Policy = { DEFAULT: 0, BLOCK: 1, DROP_OLDEST: 2, DROP_NEWEST: 3, ER
 const POLICY_NAMES: OverflowPolicy[] = ['block', 'drop-oldest', 'drop-newest', 'error'];
 
 /** The longest name, in UTF-8 bytes (the seed's `char channel[255]`). */
-export const MAX_NAME_BYTES = 255;
+const MAX_NAME_BYTES = 255;
 const NAME_STRIDE = 256;
 
 // Words of an entry.
@@ -31,7 +31,7 @@ const LENGTH = 2;
 const POLICY = 3;
 const DROPPED = 4;
 /** Int32 words per entry. */
-export const ENTRY_WORDS = 8;
+const ENTRY_WORDS = 8;
 
 const EMPTY = 0;
 const WRITING = 1;

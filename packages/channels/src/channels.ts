@@ -85,10 +85,8 @@ const DEFAULTS = {
 const POLLS_PER_TURN = 32;
 
 export class Channels {
-  readonly #scheduler: Scheduler;
   readonly #hub: Hub;
   readonly #endpoint: ChannelEndpoint;
-  readonly #stopWatching: () => void;
   #pumping = false;
   // Readers awaiting `ready` here: while there are some, the pump keeps the process alive.
   #waiting = 0;
@@ -133,11 +131,10 @@ export class Channels {
   }
 
   private constructor(scheduler: Scheduler, hub: Hub) {
-    this.#scheduler = scheduler;
     this.#hub = hub;
-    const index = hub.sizes.groups;
-    this.#endpoint = new ChannelEndpoint(hub, index, () => hub.lotOf(index).signal());
-    this.#stopWatching = scheduler.onWorkerDeath((group) => this.#recover(group));
+    this.#endpoint = new ChannelEndpoint(hub, hub.sizes.groups);
+    // For the hub's life, not this object's: fibers go on using the hub after close().
+    scheduler.onWorkerDeath((group) => this.#recover(group));
   }
 
   /** The pool message bodies live in: IOBufs of this pool are sent without a copy. */
@@ -236,7 +233,6 @@ export class Channels {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopWatching();
     this.#endpoint.closeAll();
     this.#hub.lotOf(this.#endpoint.index).signal();
   }
@@ -247,8 +243,11 @@ export class Channels {
   wakePump(waiting: number): void {
     this.#waiting += waiting;
     if (!this.#pumping) void this.#pump();
-    // A pump parked without keeping the process alive re-parks with the new count.
-    else if (waiting > 0 && this.#waiting === 1) this.#hub.lotOf(this.#endpoint.index).signal();
+    // The pump keeps the process alive only while someone awaits: on a change between none and
+    // some, it parks again (or ends, if no subscriber is left).
+    else if ((waiting > 0 && this.#waiting === 1) || (waiting < 0 && this.#waiting === 0)) {
+      this.#hub.lotOf(this.#endpoint.index).signal();
+    }
   }
 
   // Polls this thread's queue while it has subscribers or messages in flight to it.
@@ -297,7 +296,7 @@ export class Channels {
     hub.subscriptions.clearEndpoint(group);
     let drained = 0;
     for (let slot = hub.rings[group].pop(); slot !== undefined; slot = hub.rings[group].pop()) {
-      hub.messages.unref(slot, 1);
+      hub.messages.unref(slot);
       drained++;
     }
     hub.messages.letGoAll(group);
@@ -305,11 +304,6 @@ export class Channels {
     const unsettled = hub.lines[line + EndpointWord.UNSETTLED];
     hub.lines[line + EndpointWord.UNSETTLED] = 0;
     hub.settle(group, drained + unsettled);
-  }
-
-  /** The scheduler this hub is installed on. */
-  get scheduler(): Scheduler {
-    return this.#scheduler;
   }
 }
 

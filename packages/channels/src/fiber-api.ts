@@ -50,9 +50,10 @@ function endpointHere(what: string): ChannelEndpoint {
   const index = groupIndex();
   let endpoint = list[index];
   if (endpoint === undefined) {
-    const hub = Hub.attach(handle, (id) => Notifier.attach(id));
-    // A group's dispatch runs in its own loop: resuming it needs only a look at the lot.
-    endpoint = new ChannelEndpoint(hub, index, () => hub.lotOf(index).signal());
+    endpoint = new ChannelEndpoint(
+      Hub.attach(handle, (id) => Notifier.attach(id)),
+      index,
+    );
     list[index] = endpoint;
     fiberSubscribers.set(endpoint, new Map());
     addGroupSource(endpoint);

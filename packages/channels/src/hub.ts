@@ -18,8 +18,8 @@
  * Credits make the send all-or-nothing for the `block` and `error` policies: every credit is
  * taken before anything is pushed, so a send either reaches every thread or none. A thread
  * settles credits after delivering what it popped; `block` senders waiting for room count
- * themselves in SPACE_WAITERS and wait on the endpoint's Notifier, which the thread bumps when it
- * settles.
+ * themselves in SPACE_WAITERS and wait on the endpoint's Notifier, which is bumped when the queue
+ * is down to half (by the thread settling, or by a failed send giving its credits back).
  */
 import { type BlockPoolHandle, IOBuf, IOBufPool } from '@weft/iobuf';
 import { type Effect, type GroupLots, type Notifier, Operation } from '@weft/scheduler';
@@ -73,7 +73,6 @@ export const EndpointWord = {
   UNSETTLED: 0,
   DELIVERED: 1,
   DROPPED: 2,
-  NOTIFIED: 3,
 } as const;
 const LINE_WORDS = CACHE_LINE / 4;
 
@@ -125,7 +124,6 @@ function scratchFor(pool: IOBufPool): IOBuf {
 const views = new WeakMap<SharedArrayBuffer, Hub>();
 
 export class Hub {
-  readonly handle: HubHandle;
   readonly sizes: HubSizes;
   readonly endpoints: number;
   readonly channels: ChannelTable;
@@ -146,7 +144,7 @@ export class Hub {
   static create(sizes: HubSizes, pool: IOBufPool, lots: GroupLots, notifiers: number[]): HubHandle {
     const at = plan(sizes);
     const buffer = at.layout.allocate();
-    MessageTable.create(buffer, at.messages, sizes.maxMessages, sizes.groups + 1, pool);
+    MessageTable.create(buffer, at.messages, sizes.maxMessages);
     for (const offset of at.rings) MpscQueue.create(buffer, offset, sizes.ringCapacity);
     ParkingLot.create(buffer, at.lot);
     return { buffer, sizes, pool: pool.handle, lots, notifiers, hrtimeEpoch: epochOfHrtime() };
@@ -165,7 +163,6 @@ export class Hub {
   private constructor(handle: HubHandle, bindNotifier: (id: number) => Notifier) {
     const { buffer, sizes } = handle;
     const at = plan(sizes);
-    this.handle = handle;
     this.sizes = sizes;
     this.endpoints = sizes.groups + 1;
     this.pool = IOBufPool.attach(handle.pool);
@@ -207,29 +204,34 @@ export class Hub {
     return (2 * endpoint + 1) * LINE_WORDS;
   }
 
+  // Where endpoint `endpoint`'s sender words are in `lines`.
+  #senderLine(endpoint: number): number {
+    return 2 * endpoint * LINE_WORDS;
+  }
+
   /** Deliveries to `endpoint` dropped because its whole queue was full. */
   droppedAtQueue(endpoint: number): number {
-    return Atomics.load(this.lines, 2 * endpoint * LINE_WORDS + QUEUE_DROPPED);
+    return Atomics.load(this.lines, this.#senderLine(endpoint) + QUEUE_DROPPED);
   }
 
   inFlight(endpoint: number): number {
-    return Atomics.load(this.lines, 2 * endpoint * LINE_WORDS + IN_FLIGHT);
+    return Atomics.load(this.lines, this.#senderLine(endpoint) + IN_FLIGHT);
   }
 
   /**
-   * The endpoint's thread settles `count` delivered slots. Waiting senders are woken when the
-   * queue drains to half (not on every settle: each wake-up is a futex call, and a sender woken
-   * for one free cell would fill it and wait again).
+   * The endpoint's thread settles `count` delivered slots. Waiting senders are woken once the
+   * queue is down to half (not for every free cell: each wake-up is a futex call, and a sender
+   * woken for one cell would fill it and wait again).
    */
   settle(endpoint: number, count: number): void {
-    const at = 2 * endpoint * LINE_WORDS;
-    const before = Atomics.sub(this.lines, at + IN_FLIGHT, count);
-    const lowWater = this.sizes.ringCapacity >> 1;
-    if (
-      before > lowWater &&
-      before - count <= lowWater &&
-      Atomics.load(this.lines, at + SPACE_WAITERS) > 0
-    ) {
+    const before = Atomics.sub(this.lines, this.#senderLine(endpoint) + IN_FLIGHT, count);
+    if (before - count <= this.sizes.ringCapacity >> 1) this.#wakeSpaceWaiters(endpoint);
+  }
+
+  // Wakes senders waiting for room at `endpoint`, if there are any. Called whenever the queue's
+  // credit count may have gone to half or below: a settle, and a send that gave credits back.
+  #wakeSpaceWaiters(endpoint: number): void {
+    if (Atomics.load(this.lines, this.#senderLine(endpoint) + SPACE_WAITERS) > 0) {
       this.#notifiers[endpoint].notify();
     }
   }
@@ -248,7 +250,7 @@ export class Hub {
       throw fullError(channel, 'error');
     }
     const notifier = this.#notifiers[endpoint];
-    const at = 2 * endpoint * LINE_WORDS;
+    const at = this.#senderLine(endpoint);
     Atomics.add(this.lines, at + SPACE_WAITERS, 1);
     try {
       const seen = notifier.sequence;
@@ -277,53 +279,57 @@ export class Hub {
     const lines = this.lines;
     let reserved = 0;
     for (let i = 0; i < count; i++) {
-      const at = 2 * targets[i] * LINE_WORDS + IN_FLIGHT;
-      const before = Atomics.add(lines, at, 1);
+      const at = this.#senderLine(targets[i]);
+      const before = Atomics.add(lines, at + IN_FLIGHT, 1);
       if (before < this.sizes.ringCapacity) {
         this.#wasEmpty[i] = before === 0 ? 1 : 0;
         reserved++;
         continue;
       }
-      Atomics.sub(lines, at, 1);
+      Atomics.sub(lines, at + IN_FLIGHT, 1);
+      this.#wasEmpty[i] = 0;
       if (!dropping) {
         this.#undo(targets, i);
         this.fullEndpoint = targets[i];
         return FULL;
       }
       // A whole thread is behind by a full queue: whatever the drop policy, what can be dropped
-      // is this message there (only the thread can take from its queue).
-      const lost = this.subscriptions.countOn(channel, targets[i]);
-      this.channels.addDropped(channel, lost);
-      Atomics.add(lines, 2 * targets[i] * LINE_WORDS + QUEUE_DROPPED, lost);
-      targets[i] = -1;
+      // is this message there (only the thread can take from its queue). Counted once sent.
+      targets[i] = -1 - targets[i];
     }
-    if (reserved === 0) return 0;
-    let slot: number;
-    try {
-      slot = this.messages.add(
-        channel,
-        kind,
-        message as string | Uint8Array | IOBuf,
-        this.#scratch,
-        origin,
-        reserved,
-      );
-    } catch (error) {
-      this.#undo(targets, count);
-      throw error;
-    }
-    if (slot === -1) {
-      this.#undo(targets, count);
-      throw new WeftError(
-        ErrorCode.CAPACITY,
-        `no room for a message on "${name}": no free slot among the ${this.sizes.maxMessages} ` +
-          "message slots (in flight to subscribers, or freed into other threads' caches); raise " +
-          'the `maxMessages` option',
-      );
+    let slot = -1;
+    if (reserved > 0) {
+      try {
+        slot = this.messages.add(
+          channel,
+          kind,
+          message as string | Uint8Array | IOBuf,
+          this.#scratch,
+          origin,
+          reserved,
+        );
+      } catch (error) {
+        this.#undo(targets, count);
+        throw error;
+      }
+      if (slot === -1) {
+        this.#undo(targets, count);
+        throw new WeftError(
+          ErrorCode.CAPACITY,
+          `no room for a message on "${name}": no free slot among the ${this.sizes.maxMessages} ` +
+            "message slots (in flight to subscribers, or freed into other threads' caches); " +
+            'raise the `maxMessages` option',
+        );
+      }
     }
     for (let i = 0; i < count; i++) {
       const endpoint = targets[i];
-      if (endpoint === -1) continue;
+      if (endpoint < 0) {
+        const lost = this.subscriptions.countOn(channel, -1 - endpoint);
+        this.channels.addDropped(channel, lost);
+        Atomics.add(lines, this.#senderLine(-1 - endpoint) + QUEUE_DROPPED, lost);
+        continue;
+      }
       // Cannot fail: the credit taken above guarantees a free cell.
       this.rings[endpoint].tryPush(slot);
       if (this.#wasEmpty[i] === 1) this.#lots[endpoint].signal();
@@ -331,10 +337,18 @@ export class Hub {
     return reserved;
   }
 
-  // Gives back the credits taken on targets[0, end).
+  /**
+   * Gives back the credits taken on targets[0, end) (a send that failed). A thread whose queue
+   * this send found empty is signalled anyway: another send may have pushed meanwhile, counting
+   * on this one to wake it; and senders waiting for room may now have it.
+   */
   #undo(targets: Int32Array, end: number): void {
     for (let i = 0; i < end; i++) {
-      if (targets[i] !== -1) Atomics.sub(this.lines, 2 * targets[i] * LINE_WORDS + IN_FLIGHT, 1);
+      const endpoint = targets[i];
+      if (endpoint < 0) continue;
+      Atomics.sub(this.lines, this.#senderLine(endpoint) + IN_FLIGHT, 1);
+      if (this.#wasEmpty[i] === 1) this.#lots[endpoint].signal();
+      this.#wakeSpaceWaiters(endpoint);
     }
   }
 

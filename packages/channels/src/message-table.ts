@@ -74,15 +74,9 @@ export class MessageTable {
     );
   }
 
-  static create(
-    buffer: SharedArrayBuffer,
-    byteOffset: number,
-    capacity: number,
-    endpoints: number,
-    pool: IOBufPool,
-  ): MessageTable {
+  /** Lays out an empty table (its slot pool) at `byteOffset`; threads then construct views. */
+  static create(buffer: SharedArrayBuffer, byteOffset: number, capacity: number): void {
     SlotPool.create(buffer, byteOffset, capacity);
-    return new MessageTable(buffer, byteOffset, capacity, endpoints, pool, epochOfHrtime());
   }
 
   constructor(
@@ -196,9 +190,9 @@ export class MessageTable {
     return IOBuf.viewShared(this.#descriptor(slot));
   }
 
-  /** Gives back `count` of the thread references a new message started with (unsent copies). */
-  unref(slot: number, count: number): void {
-    if (Atomics.sub(this.words, slot * WORDS + REFS, count) === count) this.#free(slot);
+  /** Drops one thread's reference to message `slot`; the last one frees it. */
+  unref(slot: number): void {
+    if (Atomics.sub(this.words, slot * WORDS + REFS, 1) === 1) this.#free(slot);
   }
 
   /** Marks message `slot` as held by thread `endpoint`. */
@@ -211,7 +205,7 @@ export class MessageTable {
   letGo(endpoint: number, slot: number): void {
     const word = endpoint * this.#heldWords + (slot >> 5);
     this.#held[word] &= ~(1 << (slot & 31));
-    this.unref(slot, 1);
+    this.unref(slot);
   }
 
   /** Lets go of every message thread `endpoint` held (it died); returns how many. */
@@ -222,7 +216,7 @@ export class MessageTable {
       this.#held[endpoint * this.#heldWords + w] = 0;
       while (bits !== 0) {
         const low = bits & -bits;
-        this.unref(32 * w + 31 - Math.clz32(low), 1);
+        this.unref(32 * w + 31 - Math.clz32(low));
         bits ^= low;
         count++;
       }

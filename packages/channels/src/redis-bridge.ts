@@ -20,10 +20,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { IOBuf } from '@weft/iobuf';
-import { ErrorCode, WeftTypeError } from '@weft/shm';
+import { ErrorCode, requireInteger, WeftTypeError } from '@weft/shm';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Message } from './channel-endpoint.ts';
 import type { Channels } from './channels.ts';
+import { Kind } from './message-table.ts';
 import type { Subscriber } from './subscriber.ts';
 
 /** Options of `RedisBridge.start`. */
@@ -46,10 +47,11 @@ export interface RedisBridgeStats {
   injected: number;
   /** Our own publishes that Redis echoed back (skipped). */
   echoes: number;
+  /** Messages lost on the way: a publish Redis refused, or an injection the hub refused. */
+  failed: number;
 }
 
 const ORIGIN_BYTES = 16;
-const KIND = { string: 0, bytes: 1, iobuf: 2 } as const;
 
 export class RedisBridge {
   readonly #channels: Channels;
@@ -59,7 +61,7 @@ export class RedisBridge {
   readonly #origin: Buffer;
   readonly #prefix: string;
   readonly #localOrigin: number;
-  readonly #stats: RedisBridgeStats = { published: 0, injected: 0, echoes: 0 };
+  readonly #stats: RedisBridgeStats = { published: 0, injected: 0, echoes: 0, failed: 0 };
   // Messages from Redis waiting for room in a full local queue, oldest first (as a chain).
   #backlog = 0;
   #tail: Promise<unknown> = Promise.resolve();
@@ -73,6 +75,9 @@ export class RedisBridge {
         ErrorCode.INVALID_ARGUMENT,
         'RedisBridge needs `channels`: a non-empty list of channel names to mirror',
       );
+    }
+    if (options.localOrigin !== undefined) {
+      requireInteger(options.localOrigin, 1, 2 ** 23 - 1, 'RedisBridge localOrigin');
     }
     const connect = () =>
       typeof options.redis === 'string'
@@ -145,7 +150,9 @@ export class RedisBridge {
     for await (const message of this.#subscriber) {
       if (message.origin === this.#localOrigin) continue;
       this.#stats.published++;
-      void this.#publisher.publish(this.#prefix + message.channel, this.#wrap(message));
+      this.#publisher
+        .publish(this.#prefix + message.channel, this.#wrap(message))
+        .catch((error: Error) => this.#lost(error));
     }
   }
 
@@ -154,14 +161,14 @@ export class RedisBridge {
     let kind: number;
     let body: Uint8Array;
     if (typeof data === 'string') {
-      kind = KIND.string;
+      kind = Kind.STRING;
       body = Buffer.from(data);
     } else if (data instanceof IOBuf) {
-      kind = KIND.iobuf;
+      kind = Kind.IOBUF;
       body = data.toBuffer();
       data.release();
     } else {
-      kind = KIND.bytes;
+      kind = Kind.BYTES;
       body = data;
     }
     const envelope = Buffer.allocUnsafe(ORIGIN_BYTES + 1 + body.length);
@@ -182,23 +189,45 @@ export class RedisBridge {
     const body = envelope.subarray(ORIGIN_BYTES + 1);
     const kind = envelope[ORIGIN_BYTES];
     const data =
-      kind === KIND.string
+      kind === Kind.STRING
         ? body.toString()
-        : kind === KIND.iobuf
+        : kind === Kind.IOBUF
           ? IOBuf.from(body, this.#channels.pool)
           : new Uint8Array(body);
-    this.#stats.injected++;
-    const options = { origin: this.#localOrigin };
-    if (this.#backlog === 0 && this.#channels.trySend(name, data, options)) {
+    const release = () => {
       if (data instanceof IOBuf) data.release();
+    };
+    const options = { origin: this.#localOrigin };
+    try {
+      if (this.#backlog === 0 && this.#channels.trySend(name, data, options)) {
+        this.#stats.injected++;
+        release();
+        return;
+      }
+    } catch (error) {
+      // (A body over this hub's size limit, say: it is lost here, the bridge goes on.)
+      release();
+      this.#lost(error as Error);
       return;
     }
     this.#backlog++;
     this.#tail = this.#tail
       .then(() => this.#channels.sendAsync(name, data, options))
+      .then(
+        () => {
+          this.#stats.injected++;
+        },
+        (error: Error) => this.#lost(error),
+      )
       .finally(() => {
         this.#backlog--;
-        if (data instanceof IOBuf) data.release();
+        release();
       });
+  }
+
+  // A message lost on the way: counted and reported; the bridge carries on.
+  #lost(error: Error): void {
+    this.#stats.failed++;
+    process.emitWarning(`weft RedisBridge: a message was lost: ${error.message}`);
   }
 }

@@ -98,6 +98,8 @@ export class SubscriberCore {
         );
       }
       this.#armed = true;
+      // The reader saw the queue empty: a notification latched meanwhile is spent.
+      this.#notified = false;
       return null;
     }
     const endpoint = this.#endpoint;

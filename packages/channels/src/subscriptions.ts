@@ -76,12 +76,6 @@ export class Subscriptions {
     }
   }
 
-  /** Is subscriber `subscriber` of thread `endpoint` subscribed to `channel`? */
-  has(channel: number, endpoint: number, subscriber: number): boolean {
-    const word = Atomics.load(this.#rows, this.#row(channel, endpoint) + (subscriber >> 5));
-    return (word & (1 << (subscriber & 31))) !== 0;
-  }
-
   /** Subscribers of `channel` over all threads. */
   count(channel: number): number {
     let count = 0;

@@ -55,6 +55,7 @@ try {
     block.table.revive = (value, bytes) => reviveSyncPrimitives(value, bytes, block);
     for (const [name, value] of extensions) setInstalled(block, name, value);
     port.on('message', (message: InstallMessage) => {
+      if (message?.type !== 'install') return;
       setInstalled(block, message.name, message.value);
       port.postMessage({ type: 'installed', name: message.name });
     });
