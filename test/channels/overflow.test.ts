@@ -70,43 +70,29 @@ test('drop-oldest keeps the latest messages and counts the drops', (t) =>
 // A thread that has not polled while a sender filled its whole queue (ringCapacity) makes the
 // sender drop there, before any subscriber queue: the newest message, whatever the drop policy
 // (only the thread can take from its queue), counted per channel and per thread (README, Overflow).
-test('drop-oldest drops the newest when the sender outruns the receiving thread itself', async (t) => {
+async function outrunTest(t: ExecutionContext, policy: 'drop-oldest' | 'drop-newest') {
   t.timeout(60_000);
   const { channels } = await startHub(t, { workers: 1 }, { queueCapacity: 4, ringCapacity: 16 });
-  channels.configure('d', { overflow: 'drop-oldest' });
+  channels.configure('d', { overflow: policy });
   const sub = channels.subscribe('d');
   // Sent in one turn of the event loop: this thread's pump cannot run in between.
   for (let i = 0; i < 100; i++) channels.send('d', String(i));
   await waitUntil(() => sub.stats().queued === 4, '4 queued');
   const got: string[] = [];
   for (let m = sub.recv(); m !== null; m = sub.recv()) got.push(m.data as string);
-  // The first 16 reached the thread's queue; of those, its subscriber's queue kept the last 4.
-  t.deepEqual(got, numbers(12, 16));
+  // The first 16 reached the thread's queue; of those its subscriber's queue kept 4, by policy.
+  t.deepEqual(got, policy === 'drop-oldest' ? numbers(12, 16) : numbers(0, 4));
   const stats = channels.stats();
   t.is(stats.channels.find((c) => c.name === 'd')?.dropped, 96);
   t.is(stats.threads[1].dropped, 96, "the thread's dropped counts both kinds");
   t.is(sub.stats().dropped, 12, "the subscriber's dropped counts its own queue's");
-});
+}
 
-test('drops before a full thread queue are counted per channel and per thread', async (t) => {
-  t.timeout(60_000);
-  const { channels } = await startHub(t, { workers: 1 }, { queueCapacity: 4, ringCapacity: 16 });
-  channels.configure('d', { overflow: 'drop-newest' });
-  const sub = channels.subscribe('d');
-  for (let i = 0; i < 100; i++) channels.send('d', String(i));
-  await waitUntil(() => sub.stats().queued === 4, '4 queued');
-  const got: string[] = [];
-  for (let m = sub.recv(); m !== null; m = sub.recv()) got.push(m.data as string);
-  t.deepEqual(got, numbers(0, 4));
-  const stats = channels.stats();
-  t.is(stats.channels.find((c) => c.name === 'd')?.dropped, 96);
-  t.is(stats.threads[1].dropped, 96, "the thread's dropped");
-  t.is(
-    sub.stats().dropped,
-    12,
-    'its own queue kept out 12 of the 16 its thread got; the rest never reached it',
-  );
-});
+test('drop-oldest drops the newest when the sender outruns the receiving thread itself', (t) =>
+  outrunTest(t, 'drop-oldest'));
+
+test('drop-newest at a full thread queue: counted per channel and per thread', (t) =>
+  outrunTest(t, 'drop-newest'));
 
 // A thread settles what it popped when it has dispatched the whole batch; a dispatch stalled
 // mid-batch holds its credits. So a thread whose subscriber stopped reading takes between
