@@ -2,7 +2,7 @@
 // latest (both counted); 'error' fails the whole send (nothing partly delivered); 'block' parks a
 // fiber sender, and sendAsync waits, until the slow subscriber catches up — exactly once, in order.
 
-import type { Channels } from '@weft/channels';
+import type { Channels, Subscriber } from '@weft/channels';
 import type { Scheduler } from '@weft/scheduler';
 import { ErrorCode } from '@weft/shm';
 import test, { type ExecutionContext } from 'ava';
@@ -66,6 +66,16 @@ test('drop-newest keeps the first messages and counts the drops', (t) =>
 
 test('drop-oldest keeps the latest messages and counts the drops', (t) =>
   dropTest(t, 'drop-oldest'));
+
+/** The texts `subscriber` receives up to the message 'end'. */
+async function textsUntilEnd(subscriber: Subscriber): Promise<string[]> {
+  const got: string[] = [];
+  for (;;) {
+    const [message] = await take(subscriber, 1);
+    if (message.data === 'end') return got;
+    got.push(message.data as string);
+  }
+}
 
 // A thread that has not polled while a sender filled its whole queue (ringCapacity) makes the
 // sender drop there, before any subscriber queue: the newest message, whatever the drop policy
@@ -142,14 +152,7 @@ test("'error': a send to a full queue throws E_FULL and reaches nobody; the othe
   const fast = runOn(scheduler, 1, gated, [['e', 'ready', fastGate, true, 0]]);
   await take(readySub, 1);
   const mainSub = channels.subscribe('e');
-  const mainGot = (async () => {
-    const got: string[] = [];
-    for (;;) {
-      const [message] = await take(mainSub, 1);
-      if (message.data === 'end') return got;
-      got.push(message.data as string);
-    }
-  })();
+  const mainGot = textsUntilEnd(mainSub);
   const slow = (
     await stalled(scheduler, channels, words, {
       channel: 'e',
@@ -250,14 +253,7 @@ test("'block': a fiber sender parks while a slow subscriber's queues are full, t
     { queueCapacity, ringCapacity },
   );
   const mainSub = channels.subscribe('b');
-  const mainGot = (async () => {
-    const got: string[] = [];
-    for (;;) {
-      const [message] = await take(mainSub, 1);
-      if (message.data === 'end') return got;
-      got.push(message.data as string);
-    }
-  })();
+  const mainGot = textsUntilEnd(mainSub);
   const slow = (
     await stalled(scheduler, channels, words, {
       channel: 'b',
