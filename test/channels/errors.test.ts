@@ -39,6 +39,7 @@ test('bad calls on the main thread throw their codes and disturb no other subscr
   bad('join 256 bytes', () => other.join('n'.repeat(256)), OUT_OF_RANGE);
   bad('join 256 UTF-8 bytes', () => other.join('é'.repeat(128)), OUT_OF_RANGE);
   bad('join a number', () => other.join(42 as unknown as string), INVALID_ARGUMENT);
+  bad('join a lone surrogate', () => other.join('a\ud800'), INVALID_ARGUMENT);
   bad('leave ""', () => other.leave(''), INVALID_ARGUMENT);
   bad('send on ""', () => channels.send('', 'x'), INVALID_ARGUMENT);
   bad('send on 256 bytes', () => channels.send('n'.repeat(256), 'x'), OUT_OF_RANGE);

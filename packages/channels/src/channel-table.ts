@@ -189,13 +189,22 @@ export function policyNumber(policy: unknown): number {
 
 /**
  * Encodes a channel name into the scratch buffer and returns its byte length. A name is a
- * non-empty string of at most 255 UTF-8 bytes: E_INVALID_ARGUMENT or E_OUT_OF_RANGE otherwise.
+ * non-empty, well-formed string of at most 255 UTF-8 bytes: E_INVALID_ARGUMENT or E_OUT_OF_RANGE
+ * otherwise.
  */
 function encode(name: string): number {
   if (typeof name !== 'string' || name.length === 0) {
     throw new WeftTypeError(
       ErrorCode.INVALID_ARGUMENT,
       `a channel name must be a non-empty string, got ${typeof name === 'string' ? 'an empty string' : typeof name}`,
+    );
+  }
+  if (!name.isWellFormed()) {
+    // UTF-8 has no lone surrogates: encoding would turn them into U+FFFD, and two names would
+    // share one channel.
+    throw new WeftTypeError(
+      ErrorCode.INVALID_ARGUMENT,
+      'a channel name must be well-formed Unicode (it has a lone surrogate)',
     );
   }
   const { read, written } = encoder.encodeInto(name, scratch);
