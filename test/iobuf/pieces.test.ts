@@ -391,3 +391,15 @@ test('viewShared: what is not a descriptor is E_INVALID_ARGUMENT; a forged recor
   for (const b of [view, buf]) b.release();
   t.deepEqual(allBack(pool), { blocksInUse: 0, recordsInFlight: 0 });
 });
+
+test('holdsUserData says whether an IOBuf holds user data, and is E_RELEASED after release', (t) => {
+  const pool = IOBufPool.create({ maxBlocks: 16 });
+  const buf = IOBuf.from('blocks', pool);
+  t.false(buf.holdsUserData);
+  buf.appendUserData(new Uint8Array([1, 2, 3]));
+  t.true(buf.holdsUserData);
+  buf.popBack(3);
+  t.false(buf.holdsUserData, 'cut off again');
+  buf.release();
+  t.throws(() => buf.holdsUserData, { code: 'E_RELEASED' });
+});
