@@ -9,6 +9,12 @@
  * the deliveries in plain memory; the message's shared reference count is touched once per
  * thread, when the last local delivery is received or dropped.
  *
+ * Joining mid-stream. A subscriber's join records its channel's send sequence number after setting
+ * its bits, and dispatch skips messages numbered before it: those were sent before the join (the
+ * thread may still have had them queued for its other subscribers). A send that takes its number
+ * after the join read it began after the join set its bits — or ran alongside the join — so a
+ * subscriber gets every message sent after it joined, and none from before.
+ *
  * Bounds and policies. Each subscriber's queue holds at most `queueCapacity` messages. When one is
  * full, a `drop-oldest` or `drop-newest` channel drops there and counts it; a `block` or `error`
  * channel stops the dispatch instead (the message waits at the head), so the thread's queue fills
@@ -54,7 +60,8 @@ export class ChannelEndpoint implements GroupSource {
   #unsettled = 0;
   // Deliveries of each message on this thread not yet received or dropped, by message slot.
   readonly #deliveries: Int32Array;
-  readonly #byChannel = new Map<number, SubscriberCore[]>();
+  // This thread's subscribers of each channel, and the sequence number each joined at.
+  readonly #byChannel = new Map<number, { subscribers: SubscriberCore[]; since: number[] }>();
   readonly #subscribers: (SubscriberCore | undefined)[] = [];
   readonly #freeIndexes: number[] = [];
   // The full subscriber the head message waits for (block and error channels).
@@ -104,17 +111,26 @@ export class ChannelEndpoint implements GroupSource {
   }
 
   joined(subscriber: SubscriberCore, channel: number): void {
+    const { subscriptions, channels } = this.hub;
+    subscriptions.add(channel, this.index, subscriber.index);
+    // Read after the bits are set (see "Joining mid-stream").
+    const since = channels.sequence(channel);
     const list = this.#byChannel.get(channel);
-    if (list === undefined) this.#byChannel.set(channel, [subscriber]);
-    else list.push(subscriber);
-    this.hub.subscriptions.add(channel, this.index, subscriber.index);
+    if (list === undefined)
+      this.#byChannel.set(channel, { subscribers: [subscriber], since: [since] });
+    else {
+      list.subscribers.push(subscriber);
+      list.since.push(since);
+    }
   }
 
   left(subscriber: SubscriberCore, channel: number): void {
     const list = this.#byChannel.get(channel);
     if (list !== undefined) {
-      list.splice(list.indexOf(subscriber), 1);
-      if (list.length === 0) this.#byChannel.delete(channel);
+      const at = list.subscribers.indexOf(subscriber);
+      list.subscribers.splice(at, 1);
+      list.since.splice(at, 1);
+      if (list.subscribers.length === 0) this.#byChannel.delete(channel);
     }
     this.hub.subscriptions.remove(channel, this.index, subscriber.index);
     if (this.#stalledOn === subscriber) this.resume();
@@ -194,20 +210,23 @@ export class ChannelEndpoint implements GroupSource {
       messages.letGo(this.index, slot); // its subscribers left meanwhile
       return true;
     }
+    const { subscribers, since } = list;
+    const sequence = messages.sequenceOf(slot);
     const policy = channels.policy(channel);
     const dropping = policy === Policy.DROP_OLDEST || policy === Policy.DROP_NEWEST;
     if (!dropping) {
-      for (let i = 0; i < list.length; i++) {
-        if (list[i].full) {
-          this.#stalledOn = list[i];
+      for (let i = 0; i < subscribers.length; i++) {
+        if (subscribers[i].full && ((sequence - since[i]) | 0) >= 0) {
+          this.#stalledOn = subscribers[i];
           return false;
         }
       }
     }
     let delivered = 0;
     let dropped = 0;
-    for (let i = 0; i < list.length; i++) {
-      const subscriber = list[i];
+    for (let i = 0; i < subscribers.length; i++) {
+      if (((sequence - since[i]) | 0) < 0) continue; // sent before it joined
+      const subscriber = subscribers[i];
       if (subscriber.full) {
         dropped++;
         if (policy === Policy.DROP_NEWEST) {

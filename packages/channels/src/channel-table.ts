@@ -9,7 +9,9 @@
  * Erlang's atoms are not: a slot freed while a message still named it would make that message
  * name another channel. `maxChannels` bounds them (E_CAPACITY names the option).
  *
- * Each entry also holds the channel's overflow policy and how many deliveries it dropped.
+ * Each entry also holds the channel's overflow policy, how many deliveries it dropped, and its
+ * send sequence: each message of the channel takes the next number, so that a subscriber that
+ * joins knows which messages were sent before it (see ChannelEndpoint).
  */
 import { ErrorCode, WeftError, WeftRangeError, WeftTypeError } from '@weft/shm';
 
@@ -30,6 +32,7 @@ const HASH = 1;
 const LENGTH = 2;
 const POLICY = 3;
 const DROPPED = 4;
+const SEQUENCE = 5;
 /** Int32 words per entry. */
 const ENTRY_WORDS = 8;
 
@@ -103,6 +106,16 @@ export class ChannelTable {
 
   dropped(id: number): number {
     return Atomics.load(this.#entries, id * ENTRY_WORDS + DROPPED);
+  }
+
+  /** Takes channel `id`'s next send sequence number (int32, wrapping). */
+  nextSequence(id: number): number {
+    return Atomics.add(this.#entries, id * ENTRY_WORDS + SEQUENCE, 1);
+  }
+
+  /** The sequence number channel `id`'s next message will take. */
+  sequence(id: number): number {
+    return Atomics.load(this.#entries, id * ENTRY_WORDS + SEQUENCE);
   }
 
   /** Ids of every channel added so far. */

@@ -302,6 +302,9 @@ export class Hub {
       try {
         slot = this.messages.add(
           channel,
+          // Taken after the thread bits were read: a subscriber that joined before this send
+          // began has a number no greater than this (see ChannelEndpoint.joined).
+          this.channels.nextSequence(channel),
           kind,
           message as string | Uint8Array | IOBuf,
           this.#scratch,

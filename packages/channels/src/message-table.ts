@@ -12,6 +12,7 @@
  * leave are bitmap writes here, not messages, see the README):
  *
  *     REFS | META (kind, body form, origin) | CHANNEL | A | B | LENGTH | TIME (float64, 2 words)
+ *     | SEQUENCE (its number among its channel's messages)
  *
  * The body is one piece (A = block, B = offset), or for a body in several pieces (or user data,
  * which `share` copies into blocks) an IOBuf hand-over record (A, B = the record id's low and high halves), which every thread reads without
@@ -30,7 +31,9 @@ const A = 3;
 const B = 4;
 const LENGTH = 5;
 const TIME = 6;
-const WORDS = 8;
+const SEQUENCE = 8;
+// (A multiple of 2, so that TIME stays 8-byte aligned in every slot.)
+const WORDS = 12;
 
 /** What the body was sent as, so that it is received as the same type. */
 export const Kind = { STRING: 0, BYTES: 1, IOBUF: 2 } as const;
@@ -105,6 +108,7 @@ export class MessageTable {
    */
   add(
     channel: number,
+    sequence: number,
     kind: number,
     body: string | Uint8Array | IOBuf,
     scratch: IOBuf,
@@ -141,6 +145,7 @@ export class MessageTable {
       if (source === scratch) scratch.clear();
     }
     words[at + CHANNEL] = channel;
+    words[at + SEQUENCE] = sequence;
     words[at + META] = kind | form | (origin << ORIGIN_SHIFT);
     this.times[slot * (WORDS / 2) + TIME / 2] = this.#timeBase + performance.now();
     Atomics.store(words, at + REFS, threads);
@@ -149,6 +154,10 @@ export class MessageTable {
 
   channelOf(slot: number): number {
     return this.words[slot * WORDS + CHANNEL];
+  }
+
+  sequenceOf(slot: number): number {
+    return this.words[slot * WORDS + SEQUENCE];
   }
 
   kindOf(slot: number): number {
