@@ -81,6 +81,13 @@ const DEFAULTS = {
   pollMicros: 200,
 } as const;
 
+/** The origin a send carries: 0 (this process) unless `options` say. */
+function originOf(options: SendOptions | undefined): number {
+  if (options?.origin === undefined) return 0;
+  requireInteger(options.origin, 0, 2 ** 23 - 1, 'send origin');
+  return options.origin;
+}
+
 /** Productive polls between turns of the event loop, for the pump. */
 const POLLS_PER_TURN = 32;
 
@@ -181,11 +188,8 @@ export class Channels {
     message: string | Uint8Array | IOBuf,
     options?: SendOptions,
   ): Promise<number> {
-    for (;;) {
-      const sent = this.#publish(channel, message, options);
-      if (sent !== FULL) return sent;
-      await this.#hub.afterFull(channel);
-    }
+    this.#live();
+    return this.#hub.sendWaiting(channel, message, originOf(options));
   }
 
   /** Sets `channel`'s overflow policy (for every thread; the channel is added if new). */
@@ -278,12 +282,7 @@ export class Channels {
 
   #publish(channel: string, message: unknown, options: SendOptions | undefined): number {
     this.#live();
-    let origin = 0;
-    if (options?.origin !== undefined) {
-      requireInteger(options.origin, 0, 2 ** 23 - 1, 'send origin');
-      origin = options.origin;
-    }
-    return this.#hub.publish(channel, message, origin);
+    return this.#hub.publish(channel, message, originOf(options));
   }
 
   #live(): void {

@@ -26,7 +26,7 @@ import {
 import { ErrorCode, WeftError } from '@weft/shm';
 import { ChannelEndpoint, type Message } from './channel-endpoint.ts';
 import { INSTALL_NAME } from './channels.ts';
-import { FULL, Hub, type HubHandle } from './hub.ts';
+import { Hub, type HubHandle } from './hub.ts';
 import type { SubscriberCore, SubscriberStats } from './subscriber-core.ts';
 
 // This thread's endpoints, by hub and group, and its fibers' subscribers, by endpoint and task.
@@ -193,14 +193,7 @@ export function next(): Operation<Message> {
  * the drop policies drop. Use with `yield*` (or `await` in async tasks).
  */
 export function send(channel: string, message: string | Uint8Array | IOBuf): Operation<number> {
-  const hub = endpointHere('send()').hub;
-  return new Operation(function* () {
-    for (;;) {
-      const sent = hub.publish(channel, message, 0);
-      if (sent !== FULL) return sent;
-      yield* hub.afterFull(channel);
-    }
-  });
+  return endpointHere('send()').hub.sendWaiting(channel, message, 0);
 }
 
 /** The calling fiber's subscriber counters (zeros if it joined nothing). */

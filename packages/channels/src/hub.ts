@@ -138,7 +138,7 @@ export class Hub {
   readonly #targets: Int32Array;
   readonly #wasEmpty: Uint8Array;
   /** After a FULL: the endpoint whose queue had no room. */
-  fullEndpoint = -1;
+  #fullEndpoint = -1;
 
   /** Lays out a new hub; `notifiers` are the endpoints' Notifier ids (made by the caller). */
   static create(sizes: HubSizes, pool: IOBufPool, lots: GroupLots, notifiers: number[]): HubHandle {
@@ -237,12 +237,25 @@ export class Hub {
   }
 
   /**
-   * After a FULL: fails with E_FULL if `channel`'s policy is 'error', else waits until the full
-   * queue has drained to half (the `block` policy). `yield*` it in a fiber, `await` it elsewhere.
+   * `publish`, waiting for room when a queue is full (the `block` policy, whatever the default):
+   * after a FULL it waits until that queue has drained to half, then tries again. A channel whose
+   * policy is explicitly 'error' fails with E_FULL instead. `yield*` it in a fiber, `await` it
+   * elsewhere.
    */
-  afterFull(channel: string): Operation<void> {
-    const endpoint = this.fullEndpoint;
-    return new Operation(() => this.#waitForRoom(channel, endpoint));
+  sendWaiting(name: string, message: unknown, origin: number): Operation<number> {
+    return new Operation(() => this.#sendWaiting(name, message, origin));
+  }
+
+  *#sendWaiting(
+    name: string,
+    message: unknown,
+    origin: number,
+  ): Generator<Effect<unknown>, number, unknown> {
+    for (;;) {
+      const sent = this.publish(name, message, origin);
+      if (sent !== FULL) return sent;
+      yield* this.#waitForRoom(name, this.#fullEndpoint);
+    }
   }
 
   *#waitForRoom(channel: string, endpoint: number): Generator<Effect<unknown>, void, unknown> {
@@ -264,8 +277,7 @@ export class Hub {
   /**
    * Sends `message` on channel `name` from this thread: returns the number of threads it went
    * to (0: nobody subscribes), or FULL when a queue was full and the channel's policy is not a
-   * drop policy (nothing was sent; `fullEndpoint` says where; the caller waits or fails, as its
-   * policy says). `origin` is carried to the receivers (the Redis bridge marks what it injects).
+   * drop policy (nothing was sent; the caller fails, or waits with `sendWaiting`). `origin` is carried to the receivers (the Redis bridge marks what it injects).
    */
   publish(name: string, message: unknown, origin: number): number {
     const kind = this.#check(message);
@@ -290,7 +302,7 @@ export class Hub {
       this.#wasEmpty[i] = 0;
       if (!dropping) {
         this.#undo(targets, i);
-        this.fullEndpoint = targets[i];
+        this.#fullEndpoint = targets[i];
         return FULL;
       }
       // A whole thread is behind by a full queue: whatever the drop policy, what can be dropped
